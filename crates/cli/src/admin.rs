@@ -1,0 +1,233 @@
+//! `cells admin ...`: user and workspace administration on the server's store. It opens
+//! the same database as the server (safe while it runs: SQLite in WAL mode), and acts
+//! with the operator's capability.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use cells_core::Profile;
+use cells_service::users::{ChangeUser, CreateUser};
+use cells_service::{Admin, Cells, ServiceError};
+use clap::{Args, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::EXIT_USAGE;
+use crate::config::{ServerArgs, Settings, StoreArgs};
+
+#[derive(Args, Debug)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage workspaces and grants.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user (and their personal workspace).
+    Create {
+        #[arg(short = 'u', long = "user")]
+        login: String,
+        /// The password; `-` reads it from standard input; without it one is generated
+        /// and printed.
+        #[arg(short, long)]
+        password: Option<String>,
+        #[arg(long, default_value = "standard", value_parser = ["admin", "standard"])]
+        profile: String,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List users.
+    List,
+    /// Delete a user with their personal files and tokens.
+    Delete {
+        #[arg(short = 'u', long = "user")]
+        login: String,
+    },
+    /// Set a user's password.
+    SetPwd {
+        #[arg(short = 'u', long = "user")]
+        login: String,
+        /// The password; `-` reads it from standard input; without it one is generated
+        /// and printed.
+        #[arg(short, long)]
+        password: Option<String>,
+    },
+    /// Lock a user: every login and token of theirs stops working.
+    Lock {
+        #[arg(short = 'u', long = "user")]
+        login: String,
+    },
+    /// Unlock a user.
+    Unlock {
+        #[arg(short = 'u', long = "user")]
+        login: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum WorkspaceCommand {
+    /// Create a workspace; users see it once granted.
+    Create {
+        /// Lowercase letters, digits and '-'.
+        #[arg(short, long)]
+        slug: String,
+        #[arg(short, long)]
+        label: Option<String>,
+    },
+    /// List shared workspaces and their grants.
+    List,
+    /// Give a user `r` or `rw` on a workspace.
+    Grant {
+        #[arg(short, long)]
+        slug: String,
+        #[arg(short = 'u', long = "user")]
+        login: String,
+        #[arg(short, long, value_parser = ["r", "rw"])]
+        rights: String,
+    },
+    /// Take a user's grant away.
+    Revoke {
+        #[arg(short, long)]
+        slug: String,
+        #[arg(short = 'u', long = "user")]
+        login: String,
+    },
+    /// Delete a workspace and everything in it.
+    Delete {
+        #[arg(short, long)]
+        slug: String,
+    },
+}
+
+/// Reads the password option: a value, `-` for one line of standard input, or `None`.
+fn password_arg(password: Option<String>) -> anyhow::Result<Option<SecretString>> {
+    match password.as_deref() {
+        Some("-") => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let line = line.trim_end_matches(['\r', '\n']).to_owned();
+            if line.is_empty() {
+                anyhow::bail!("no password on standard input");
+            }
+            Ok(Some(SecretString::from(line)))
+        }
+        Some(text) => Ok(Some(SecretString::from(text.to_owned()))),
+        None => Ok(None),
+    }
+}
+
+/// A service error as the CLI tells it: caller mistakes exit with status 2.
+fn report(err: &ServiceError) -> ExitCode {
+    eprintln!("error: {err}");
+    match err {
+        ServiceError::BadRequest(_)
+        | ServiceError::NotFound(_)
+        | ServiceError::Conflict(_)
+        | ServiceError::Forbidden(_) => ExitCode::from(EXIT_USAGE),
+        ServiceError::Unauthenticated
+        | ServiceError::InvalidGrant
+        | ServiceError::PreconditionFailed
+        | ServiceError::Internal(_) => ExitCode::FAILURE,
+    }
+}
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(&args.store, &ServerArgs::default())?;
+    let cells = settings.open().await?;
+    let admin = Admin::operator();
+    let result = match args.command {
+        AdminCommand::User(command) => user(&cells, admin, command).await?,
+        AdminCommand::Workspace(command) => workspace(&cells, admin, command).await,
+    };
+    cells.close().await;
+    Ok(result.unwrap_or_else(|err| report(&err)))
+}
+
+async fn user(cells: &Cells, admin: Admin, command: UserCommand) -> anyhow::Result<Result<ExitCode, ServiceError>> {
+    Ok(match command {
+        UserCommand::Create { login, password, profile, display_name } => {
+            let profile: Profile = profile.parse().map_err(anyhow::Error::msg)?;
+            let new = CreateUser { login, password: password_arg(password)?, profile, display_name };
+            cells.create_user(admin, new).await.map(|(user, generated)| {
+                println!("Created user {} ({}, {})", user.login, user.profile, user.id);
+                if let Some(password) = generated {
+                    println!("Password (shown once): {}", password.expose_secret());
+                }
+                ExitCode::SUCCESS
+            })
+        }
+        UserCommand::List => cells.list_users(admin, 0, 10_000).await.map(|(users, _)| {
+            println!("{:<24} {:<9} {:<7} {:<36} DISPLAY NAME", "LOGIN", "PROFILE", "LOCKED", "UUID");
+            for user in users {
+                let locked = if user.locked { "yes" } else { "no" };
+                println!("{:<24} {:<9} {:<7} {:<36} {}", user.login, user.profile, locked, user.id, user.display_name);
+            }
+            ExitCode::SUCCESS
+        }),
+        UserCommand::Delete { login } => cells.delete_user(admin, &login).await.map(|()| {
+            println!("Deleted user {login} with their personal files and tokens");
+            ExitCode::SUCCESS
+        }),
+        UserCommand::SetPwd { login, password } => {
+            let given = password_arg(password)?;
+            let password = given.clone().unwrap_or_else(cells_service::passwords::generate);
+            let change = ChangeUser { password: Some(password.clone()), ..ChangeUser::default() };
+            cells.update_user(admin, &login, change).await.map(|_| {
+                println!("Password of {login} changed");
+                if given.is_none() {
+                    println!("New password (shown once): {}", password.expose_secret());
+                }
+                ExitCode::SUCCESS
+            })
+        }
+        UserCommand::Lock { login } => set_locked(cells, admin, &login, true).await,
+        UserCommand::Unlock { login } => set_locked(cells, admin, &login, false).await,
+    })
+}
+
+async fn set_locked(cells: &Cells, admin: Admin, login: &str, locked: bool) -> Result<ExitCode, ServiceError> {
+    let change = ChangeUser { locked: Some(locked), ..ChangeUser::default() };
+    cells.update_user(admin, login, change).await?;
+    println!("{login} is now {}", if locked { "locked" } else { "unlocked" });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn workspace(cells: &Cells, admin: Admin, command: WorkspaceCommand) -> Result<ExitCode, ServiceError> {
+    match command {
+        WorkspaceCommand::Create { slug, label } => {
+            let created = cells.create_workspace(admin, &slug, label.as_deref()).await?;
+            println!("Created workspace /{} (root folder {})", created.slug, created.root);
+        }
+        WorkspaceCommand::List => {
+            println!("{:<24} {:<8} {:<36} GRANTS", "SLUG", "KIND", "ROOT UUID");
+            for (workspace, grants) in cells.list_workspaces_admin(admin).await? {
+                let grants: Vec<String> = grants.iter().map(|g| format!("{}:{}", g.login, g.rights)).collect();
+                println!("{:<24} {:<8} {:<36} {}", workspace.slug, workspace.kind, workspace.root, grants.join(" "));
+            }
+        }
+        WorkspaceCommand::Grant { slug, login, rights } => {
+            cells.grant(admin, &slug, &login, &rights).await?;
+            println!("{login} now has {rights} on /{slug}");
+        }
+        WorkspaceCommand::Revoke { slug, login } => {
+            cells.revoke_grant(admin, &slug, &login).await?;
+            println!("{login} no longer has access to /{slug}");
+        }
+        WorkspaceCommand::Delete { slug } => {
+            cells.delete_workspace(admin, &slug).await?;
+            println!("Deleted workspace /{slug} and everything in it");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

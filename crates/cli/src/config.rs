@@ -1,0 +1,159 @@
+//! Configuration, layered: built-in defaults, then a TOML file (`--config`), then
+//! `CELLS_*` environment variables, then command-line flags. Clap reads the flags and
+//! the environment (a flag wins over its variable); the file fills what both left unset.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+pub const DEFAULT_DATA: &str = "./cells-data";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+pub const DEFAULT_SFTP_BIND: &str = "127.0.0.1:2022";
+
+/// Where the store is: shared by `cells start` and `cells admin`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    /// A TOML configuration file.
+    #[arg(long, env = "CELLS_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// The data folder (database and blobs by default).
+    #[arg(long, env = "CELLS_DATA", global = true)]
+    pub data: Option<PathBuf>,
+    /// The database URL (default: a SQLite file inside the data folder).
+    #[arg(long, env = "CELLS_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Where file content goes (default: a folder inside the data folder).
+    #[arg(long, env = "CELLS_STORAGE_URL", global = true)]
+    pub storage_url: Option<String>,
+}
+
+/// Listening addresses, for `cells start`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServerArgs {
+    /// HTTP address (REST, /io, WebDAV, console). Port 0 picks a free port.
+    #[arg(long, env = "CELLS_BIND")]
+    pub bind: Option<String>,
+    /// SFTP address.
+    #[arg(long, env = "CELLS_SFTP_BIND")]
+    pub sftp_bind: Option<String>,
+}
+
+/// The TOML file: the same settings, in snake case.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    bind: Option<String>,
+    sftp_bind: Option<String>,
+    database_url: Option<String>,
+    storage_url: Option<String>,
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data: PathBuf,
+    pub bind: String,
+    pub sftp_bind: String,
+    pub database_url: String,
+    pub blob_dir: PathBuf,
+}
+
+fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else { return Ok(FileConfig::default()) };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+}
+
+/// The folder a storage URL names: a plain path or `file://PATH`.
+fn blob_dir(url: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return Ok(PathBuf::from(path));
+    }
+    if url.contains("://") {
+        anyhow::bail!(
+            "unsupported storage URL {url:?}: this version stores content in a local folder (a path or file://PATH)"
+        );
+    }
+    Ok(PathBuf::from(url))
+}
+
+impl Settings {
+    /// Resolves the layers.
+    ///
+    /// # Errors
+    /// When the configuration file cannot be read or a value is invalid.
+    pub fn resolve(store: &StoreArgs, server: &ServerArgs) -> anyhow::Result<Self> {
+        let file = read_file(store.config.as_deref())?;
+        let data = store.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+        let database_url = store
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| cells_service::default_database_url(&data));
+        if !database_url.starts_with("sqlite:") {
+            anyhow::bail!("unsupported database URL: this version supports SQLite (sqlite://PATH)");
+        }
+        let blob_dir = match store.storage_url.clone().or(file.storage_url) {
+            Some(url) => blob_dir(&url)?,
+            None => data.join("blobs"),
+        };
+        Ok(Self {
+            bind: server.bind.clone().or(file.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned()),
+            sftp_bind: server.sftp_bind.clone().or(file.sftp_bind).unwrap_or_else(|| DEFAULT_SFTP_BIND.to_owned()),
+            data,
+            database_url,
+            blob_dir,
+        })
+    }
+
+    /// Creates the data folder, then opens the service.
+    ///
+    /// # Errors
+    /// When the folder cannot be created or the store opened.
+    pub async fn open(&self) -> anyhow::Result<cells_service::Cells> {
+        std::fs::create_dir_all(&self.data)
+            .with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
+        let config =
+            cells_service::StoreConfig { database_url: self.database_url.clone(), blob_dir: self.blob_dir.clone() };
+        cells_service::Cells::open(&config).await.map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("cells.toml");
+        std::fs::write(&file, "data = \"/from-file\"\nbind = \"127.0.0.1:9\"\n").unwrap_or_else(|e| panic!("{e}"));
+        let store = StoreArgs { config: Some(file), ..StoreArgs::default() };
+        let settings = Settings::resolve(&store, &ServerArgs::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.data, PathBuf::from("/from-file"));
+        assert_eq!(settings.bind, "127.0.0.1:9");
+        assert_eq!(settings.sftp_bind, DEFAULT_SFTP_BIND);
+        assert_eq!(settings.blob_dir, PathBuf::from("/from-file/blobs"));
+        let store = StoreArgs { data: Some("/flag".into()), ..store };
+        let server = ServerArgs { bind: Some("127.0.0.1:10".into()), sftp_bind: None };
+        let settings = Settings::resolve(&store, &server).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.data, PathBuf::from("/flag"));
+        assert_eq!(settings.bind, "127.0.0.1:10");
+    }
+
+    #[test]
+    fn unknown_keys_and_backends_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("cells.toml");
+        std::fs::write(&file, "dta = 1\n").unwrap_or_else(|e| panic!("{e}"));
+        let store = StoreArgs { config: Some(file), ..StoreArgs::default() };
+        assert!(Settings::resolve(&store, &ServerArgs::default()).is_err());
+        let store = StoreArgs { storage_url: Some("s3://bucket".into()), ..StoreArgs::default() };
+        let err = Settings::resolve(&store, &ServerArgs::default()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("unsupported storage URL"), "{err}");
+    }
+}

@@ -1,0 +1,48 @@
+//! The HTTP side of cells: the router, one module of handlers per resource, the `/io`
+//! content routes, the OAuth2 endpoint, and operations (`/healthz`, `/metrics`).
+//!
+//! Handlers are thin: they parse, call the access service ([`cells_service::Cells`]),
+//! and shape the answer. Every error leaves as [`error::ApiError`].
+
+mod auth;
+mod error;
+mod extract;
+mod observe;
+mod range;
+mod routes;
+mod wire;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use cells_service::Cells;
+use tokio::net::TcpListener;
+
+pub use observe::Metrics;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub cells: Cells,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Serves HTTP on `listener` until `shutdown` completes, then lets requests in flight
+/// finish.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    cells: Cells,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState { cells, metrics: Arc::new(Metrics::default()) };
+    let app = routes::router(state);
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::warn!(error = %err, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

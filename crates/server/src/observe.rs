@@ -1,0 +1,104 @@
+//! Request logging and metrics: one span per request (request id, method, route, user),
+//! one log line when it ends (status, latency), and counters and latency histograms by
+//! route and status for `/metrics`. Never a header value, so never a credential.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::AppState;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+#[derive(Default)]
+struct Series {
+    count: u64,
+    sum: f64,
+    buckets: [u64; BUCKETS.len()],
+}
+
+/// Request counters and latency histograms.
+#[derive(Default)]
+pub struct Metrics {
+    series: Mutex<BTreeMap<(String, &'static str, u16), Series>>,
+    next_id: AtomicU64,
+}
+
+impl Metrics {
+    fn record(&self, route: String, method: &'static str, status: u16, seconds: f64) {
+        let Ok(mut series) = self.series.lock() else { return };
+        let entry = series.entry((route, method, status)).or_default();
+        entry.count += 1;
+        entry.sum += seconds;
+        for (bucket, bound) in entry.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let Ok(series) = self.series.lock() else { return out };
+        out.push_str("# HELP cells_http_requests_total HTTP requests by route, method and status.\n");
+        out.push_str("# TYPE cells_http_requests_total counter\n");
+        for ((route, method, status), s) in series.iter() {
+            let _ = writeln!(
+                out,
+                "cells_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {}",
+                s.count
+            );
+        }
+        out.push_str("# HELP cells_http_request_duration_seconds HTTP request latency by route, method and status.\n");
+        out.push_str("# TYPE cells_http_request_duration_seconds histogram\n");
+        for ((route, method, status), s) in series.iter() {
+            let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
+            for (bound, count) in BUCKETS.iter().zip(s.buckets) {
+                let _ = writeln!(out, "cells_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+            }
+            let _ = writeln!(out, "cells_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
+            let _ = writeln!(out, "cells_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
+            let _ = writeln!(out, "cells_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+        }
+        out
+    }
+}
+
+fn method_name(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// The middleware: wraps every request in a span and records its outcome.
+pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = state.metrics.next_id.fetch_add(1, Ordering::Relaxed);
+    let method = method_name(request.method());
+    // The route template, not the path: paths hold file names and would explode the
+    // number of series.
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let span = tracing::info_span!("request", id, method, route = %route, user = tracing::field::Empty);
+    let response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let seconds = start.elapsed().as_secs_f64();
+    span.in_scope(|| tracing::info!(status, latency_ms = seconds * 1000.0, "request"));
+    state.metrics.record(route, method, status, seconds);
+    response
+}

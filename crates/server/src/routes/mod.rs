@@ -1,0 +1,52 @@
+//! The router: every route of the HTTP side, and the JSON answers for unknown routes
+//! and wrong methods.
+
+mod io;
+mod oauth;
+mod ops;
+mod tree;
+mod users;
+mod workspaces;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/a/openapi.json", get(ops::openapi))
+        .route("/oauth2/token", post(oauth::token))
+        .route("/a/users", get(users::list_users).post(users::create_user))
+        .route("/a/users/{login}", get(users::get_user).patch(users::update_user).delete(users::delete_user))
+        .route("/a/workspaces", get(workspaces::list_workspaces).post(workspaces::create_workspace))
+        .route("/a/workspaces/{slug}", get(workspaces::get_workspace).delete(workspaces::delete_workspace))
+        .route("/a/workspaces/{slug}/grants/{login}", put(workspaces::grant).delete(workspaces::revoke_grant))
+        .route("/a/tree", get(tree::list_root))
+        .route("/a/tree/", get(tree::list_root))
+        .route("/a/tree/create", post(tree::create_node))
+        .route("/a/tree/move", post(tree::move_node))
+        .route("/a/tree/copy", post(tree::copy_node))
+        .route("/a/tree/{*path}", get(tree::stat_node).delete(tree::delete_node))
+        .route("/a/nodes/{uuid}", get(tree::stat_by_uuid))
+        .route("/io/{*path}", get(io::get_file).head(io::get_file).put(io::put_file).delete(io::delete_file))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::observe::observe))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "this route does not take that method",
+    )
+}

@@ -1,0 +1,24 @@
+//! Operations: health, metrics, and the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+
+use crate::AppState;
+use crate::error::ApiResult;
+
+/// `GET /healthz`: 200 when the database answers.
+pub async fn healthz(State(state): State<AppState>) -> ApiResult<&'static str> {
+    state.cells.ping().await?;
+    Ok("ok\n")
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+}
+
+/// `GET /a/openapi.json`: the REST API, described by hand and checked by a test.
+pub async fn openapi() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/json")], include_str!("../../../../docs/openapi.json"))
+}

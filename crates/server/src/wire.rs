@@ -1,0 +1,84 @@
+//! JSON shapes shared by several routes (PascalCase, as in the Cells API), and the
+//! percent-decoding of paths taken from URLs.
+
+use cells_core::TreePath;
+use cells_service::NodeView;
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+/// A node as every route shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeJson {
+    pub uuid: String,
+    pub path: String,
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub size: i64,
+    #[serde(rename = "MTime")]
+    pub mtime: i64,
+    pub etag: String,
+}
+
+impl From<&NodeView> for NodeJson {
+    fn from(view: &NodeView) -> Self {
+        Self {
+            uuid: view.node.id.to_string(),
+            path: view.path.to_string(),
+            kind: view.node.kind.as_str(),
+            size: view.node.size,
+            mtime: view.node.mtime,
+            etag: view.node.etag.clone(),
+        }
+    }
+}
+
+/// A page of a listing.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Pagination {
+    pub offset: i64,
+    pub limit: i64,
+    pub total: i64,
+}
+
+/// Decodes `%XX` escapes of a URL path; invalid escapes or UTF-8 are a 400.
+pub fn percent_decode(text: &str) -> Result<String, ApiError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+            let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
+            let byte = byte.ok_or_else(|| ApiError::bad_request("invalid percent-encoding in the path"))?;
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ApiError::bad_request("the path is not valid UTF-8"))
+}
+
+/// The tree path in a request URL after `prefix` (e.g. `/io/`).
+pub fn path_after(uri: &axum::http::Uri, prefix: &str) -> Result<TreePath, ApiError> {
+    let raw = uri.path().strip_prefix(prefix).unwrap_or("");
+    let decoded = percent_decode(raw)?;
+    TreePath::parse_relative(&decoded).map_err(|e| ApiError::bad_request(format!("invalid path: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_escapes_and_refuses_bad_ones() {
+        assert_eq!(percent_decode("a%20b/%C3%A7%23%25").ok().as_deref(), Some("a b/ç#%"));
+        assert!(percent_decode("a%2").is_err());
+        assert!(percent_decode("a%zz").is_err());
+        assert!(percent_decode("%FF").is_err(), "not UTF-8");
+    }
+}

@@ -1,0 +1,252 @@
+//! Authentication: the OAuth2 `password` and `refresh_token` grants, the short-lived
+//! signed access tokens they issue, and Basic `login:password`.
+//!
+//! Access tokens are compact JWTs (HS256) signed with a key kept in the database, so
+//! that every process sharing the database accepts them. Refresh tokens are opaque,
+//! stored as SHA-256 and replaced on each use. A verified Basic password is remembered
+//! for [`crate::caches::PASSWORD_TTL`] under an HMAC of login and password with a key
+//! that never leaves this process, so argon2 runs once, not on every request.
+
+use std::time::Instant;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cells_core::{UnixTime, UserId};
+use cells_store::{Store, UserRecord};
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::caches::PASSWORD_TTL;
+use crate::{Cells, Principal, Result, ServiceError, passwords};
+
+/// Lifetime of an access token.
+pub const ACCESS_TTL: i64 = 600;
+/// Lifetime of a refresh token.
+pub const REFRESH_TTL: i64 = 30 * 24 * 3600;
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub(crate) struct Keys {
+    signing: Vec<u8>,
+    password_cache: [u8; 32],
+    /// A real argon2id hash of a random password, verified against when a login is
+    /// unknown so that timing does not tell which logins exist.
+    dummy_hash: String,
+}
+
+impl Keys {
+    pub(crate) async fn load(store: &Store, now: UnixTime) -> Result<Self> {
+        let fresh: [u8; 32] = rand::rngs::OsRng.r#gen();
+        let signing = store.server_key_or_insert("access-token-hmac", &fresh, now).await?;
+        let dummy_hash = passwords::hash(passwords::generate()).await?;
+        Ok(Self { signing, password_cache: rand::rngs::OsRng.r#gen(), dummy_hash })
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC takes a key of any length.
+        HmacSha256::new_from_slice(&self.signing).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+    }
+}
+
+/// What a successful grant answers (RFC 6749 section 5.1).
+#[derive(Serialize)]
+pub struct Grant {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Grant(***)")
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: i64,
+    exp: i64,
+}
+
+const JWT_HEADER: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; // {"alg":"HS256","typ":"JWT"}
+
+fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Cells {
+    /// The `password` grant. Wrong password, unknown user and locked user all give the
+    /// same [`ServiceError::InvalidGrant`]; the real reason is logged.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidGrant`] on any failure to log in.
+    pub async fn login_password(&self, login: &str, password: SecretString) -> Result<Grant> {
+        let user = self.check_password(login, password).await?;
+        self.issue_grant(&user).await
+    }
+
+    /// The `refresh_token` grant: redeems (and so retires) the refresh token.
+    ///
+    /// # Errors
+    /// [`ServiceError::InvalidGrant`] when the token is unknown, used or expired, or the
+    /// user is locked or gone.
+    pub async fn login_refresh(&self, refresh_token: &SecretString) -> Result<Grant> {
+        let now = cells_core::now();
+        let hash = sha256_hex(refresh_token.expose_secret());
+        let Some(user) = self.store().redeem_refresh_token(&hash, now).await? else {
+            tracing::info!(reason = "unknown, used or expired refresh token", "refresh grant refused");
+            return Err(ServiceError::InvalidGrant);
+        };
+        match self.user_cached(user).await? {
+            Some(user) if !user.locked => self.issue_grant(&user).await,
+            _ => {
+                tracing::info!(user = %user, reason = "user locked or deleted", "refresh grant refused");
+                Err(ServiceError::InvalidGrant)
+            }
+        }
+    }
+
+    async fn issue_grant(&self, user: &UserRecord) -> Result<Grant> {
+        let now = cells_core::now();
+        let refresh_token = passwords::random_secret();
+        self.store().insert_refresh_token(&sha256_hex(&refresh_token), user.id, now, now + REFRESH_TTL).await?;
+        Ok(Grant {
+            access_token: self.sign_access_token(user.id, now),
+            token_type: "Bearer",
+            expires_in: ACCESS_TTL,
+            refresh_token,
+        })
+    }
+
+    fn sign_access_token(&self, user: UserId, now: UnixTime) -> String {
+        let claims = Claims { sub: user.to_string(), iat: now, exp: now + ACCESS_TTL };
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap_or_default());
+        let signed = format!("{JWT_HEADER}.{payload}");
+        let mut mac = self.inner.keys.mac();
+        mac.update(signed.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signed}.{signature}")
+    }
+
+    /// Authenticates a Bearer access token issued by [`Cells::login_password`].
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthenticated`] for a bad signature, an expired token, a locked
+    /// or deleted user.
+    pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal> {
+        let user = self.verify_access_token(token, cells_core::now()).map_err(|reason| {
+            tracing::info!(reason, "access token refused");
+            ServiceError::Unauthenticated
+        })?;
+        self.active_principal(user).await
+    }
+
+    fn verify_access_token(&self, token: &str, now: UnixTime) -> Result<UserId, &'static str> {
+        let (signed, signature) = token.rsplit_once('.').ok_or("malformed")?;
+        let (header, payload) = signed.split_once('.').ok_or("malformed")?;
+        if header != JWT_HEADER {
+            return Err("unsupported header");
+        }
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| "malformed signature")?;
+        let mut mac = self.inner.keys.mac();
+        mac.update(signed.as_bytes());
+        mac.verify_slice(&signature).map_err(|_| "bad signature")?;
+        let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| "malformed payload")?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| "malformed claims")?;
+        if claims.exp <= now {
+            return Err("expired");
+        }
+        claims.sub.parse().map_err(|_| "malformed subject")
+    }
+
+    /// Authenticates Basic `login:password`. A success is remembered briefly (keyed by an
+    /// HMAC, never the plaintext) and forgotten at once on any change to users.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthenticated`] on any failure.
+    pub async fn authenticate_password(&self, login: &str, password: SecretString) -> Result<Principal> {
+        let key = self.password_cache_key(login, &password);
+        if let Some((user, at)) = self.caches().passwords.get(&key) {
+            if at.elapsed() < PASSWORD_TTL {
+                return self.active_principal(user).await;
+            }
+        }
+        let user = self.check_password(login, password).await.map_err(|_| ServiceError::Unauthenticated)?;
+        self.caches().passwords.insert(key, (user.id, Instant::now()));
+        Ok(principal_of(&user))
+    }
+
+    fn password_cache_key(&self, login: &str, password: &SecretString) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.inner.keys.password_cache)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(login.as_bytes());
+        mac.update(&[0]);
+        mac.update(password.expose_secret().as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks a login and password with argon2; the same error for every failure.
+    async fn check_password(&self, login: &str, password: SecretString) -> Result<UserRecord> {
+        let Some(user) = self.store().user_by_login(login).await? else {
+            // Spend the same time as a real check, so timing does not reveal logins.
+            let _ = passwords::verify(password, self.inner.keys.dummy_hash.clone()).await;
+            tracing::info!(login, reason = "unknown user", "login refused");
+            return Err(ServiceError::InvalidGrant);
+        };
+        if !passwords::verify(password, user.password_hash.clone()).await {
+            tracing::info!(login, reason = "wrong password", "login refused");
+            return Err(ServiceError::InvalidGrant);
+        }
+        if user.locked {
+            tracing::info!(login, reason = "user locked", "login refused");
+            return Err(ServiceError::InvalidGrant);
+        }
+        Ok(user)
+    }
+
+    /// The principal of a user who exists and is not locked.
+    pub(crate) async fn active_principal(&self, user: UserId) -> Result<Principal> {
+        match self.user_cached(user).await? {
+            Some(record) if !record.locked => Ok(principal_of(&record)),
+            Some(_) => {
+                tracing::info!(user = %user, reason = "user locked", "credentials refused");
+                Err(ServiceError::Unauthenticated)
+            }
+            None => {
+                tracing::info!(user = %user, reason = "user deleted", "credentials refused");
+                Err(ServiceError::Unauthenticated)
+            }
+        }
+    }
+
+    pub(crate) async fn user_cached(&self, user: UserId) -> Result<Option<UserRecord>> {
+        if let Some(record) = self.caches().users.get(&user) {
+            return Ok(Some(record));
+        }
+        let record = self.store().user_by_id(user).await?;
+        if let Some(record) = &record {
+            self.caches().users.insert(user, record.clone());
+        }
+        Ok(record)
+    }
+}
+
+fn principal_of(user: &UserRecord) -> Principal {
+    Principal { user: user.id, login: user.login.clone(), profile: user.profile }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_hex_is_lowercase_hex() {
+        assert_eq!(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}

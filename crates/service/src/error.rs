@@ -1,0 +1,62 @@
+//! Errors of the service layer. Each variant is one answer a front end gives; the HTTP
+//! edge maps them with an exhaustive `match`. A variant's text is what the client reads;
+//! causes that only an operator should see are logged where they happen.
+
+use cells_core::PathError;
+use cells_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request itself is wrong (a bad path, a bad field).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No valid credentials. The reason is logged, never told to the client.
+    #[error("missing or invalid credentials")]
+    Unauthenticated,
+    /// A login (OAuth2 grant) failed; one answer for wrong password, unknown or locked user.
+    #[error("invalid credentials")]
+    InvalidGrant,
+    /// Visible but not allowed (a read-only workspace, an admin-only action).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not there, or not visible to this principal.
+    #[error("{0}")]
+    NotFound(String),
+    /// Clashes with the current state (a name taken, a missing parent).
+    #[error("{0}")]
+    Conflict(String),
+    /// A conditional request's precondition did not hold.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A failure of the server; the cause is logged, the client reads a generic message.
+    #[error("internal error")]
+    Internal(String),
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+impl From<StoreError> for ServiceError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
+            StoreError::Vanished => Self::Conflict("the parent folder was removed meanwhile".into()),
+            StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Blob(_) => {
+                tracing::error!(error = %err, "store failure");
+                Self::Internal(err.to_string())
+            }
+        }
+    }
+}
+
+impl From<std::io::Error> for ServiceError {
+    fn from(err: std::io::Error) -> Self {
+        tracing::error!(error = %err, "blob store failure");
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<PathError> for ServiceError {
+    fn from(err: PathError) -> Self {
+        Self::BadRequest(format!("invalid path: {err}"))
+    }
+}

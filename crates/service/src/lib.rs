@@ -1,0 +1,153 @@
+//! The one access service of cells. Every front end (REST, `/io`, WebDAV, SFTP, the
+//! console, the CLI) calls [`Cells`] with a [`Principal`] and a path, and asks the same
+//! question: may this principal do this on this node? None of them writes SQL or
+//! re-implements a permission rule.
+//!
+//! - [`auth`]: logins, access and refresh tokens, Basic passwords.
+//! - [`access`]: what a principal may do where (the rules, in one place).
+//! - [`tree`] and [`content`]: the namespace and file content, checked by `access`.
+//! - [`users`] and [`workspaces`]: administration, behind an [`Admin`] capability.
+
+pub mod access;
+pub mod auth;
+mod caches;
+pub mod content;
+mod error;
+pub mod passwords;
+mod principal;
+pub mod tree;
+pub mod users;
+pub mod workspaces;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cells_store::{Blobs, Store};
+
+pub use caches::POLL_INTERVAL;
+pub use cells_store::{BlobReader, Grant, NodeRecord, UserRecord, WorkspaceKind, WorkspaceRecord};
+pub use content::{ReadRange, Upload};
+pub use error::{Result, ServiceError};
+pub use principal::{Admin, Principal, Via};
+pub use tree::NodeView;
+
+/// The default database URL inside a data folder.
+#[must_use]
+pub fn default_database_url(data_dir: &std::path::Path) -> String {
+    Store::default_url(data_dir)
+}
+
+/// Where the service keeps its state.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// `sqlite://...`
+    pub database_url: String,
+    /// The folder holding blobs.
+    pub blob_dir: PathBuf,
+}
+
+/// The service: a cheap handle shared by every front end.
+#[derive(Clone)]
+pub struct Cells {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    blobs: Blobs,
+    caches: caches::Caches,
+    keys: auth::Keys,
+}
+
+impl Cells {
+    /// Opens the store (applying migrations) and the blob store, and makes sure the
+    /// shared workspace exists.
+    ///
+    /// # Errors
+    /// When the database or the blob folder cannot be opened.
+    pub async fn open(config: &StoreConfig) -> Result<Self> {
+        let store = Store::open(&config.database_url).await?;
+        let blobs = Blobs::open(&config.blob_dir)?;
+        let now = cells_core::now();
+        store.ensure_common_workspace(now).await?;
+        let keys = auth::Keys::load(&store, now).await?;
+        let counter = store.change_counter().await?;
+        Ok(Self { inner: Arc::new(Inner { store, blobs, caches: caches::Caches::new(counter), keys }) })
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub(crate) fn blobs(&self) -> &Blobs {
+        &self.inner.blobs
+    }
+
+    pub(crate) fn caches(&self) -> &caches::Caches {
+        &self.inner.caches
+    }
+
+    /// Clears this process's caches after one of its own writes (other processes see
+    /// the change counter move).
+    pub(crate) fn changed(&self) {
+        self.inner.caches.clear();
+    }
+
+    /// Checks the database answers.
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.inner.store.ping().await?)
+    }
+
+    /// SQLite's integrity check: `ok` when sound.
+    ///
+    /// # Errors
+    /// When the check cannot run.
+    pub async fn integrity_check(&self) -> Result<String> {
+        Ok(self.inner.store.integrity_check().await?)
+    }
+
+    /// Runs the background upkeep until the returned task is dropped or aborted: polls
+    /// the change counter, sweeps temporary files of stopped uploads, prunes expired
+    /// refresh tokens.
+    #[must_use]
+    pub fn spawn_upkeep(&self) -> tokio::task::JoinHandle<()> {
+        let cells = self.clone();
+        tokio::spawn(async move {
+            let mut ticks: u64 = 0;
+            let mut interval = tokio::time::interval(POLL_INTERVAL);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                match cells.inner.store.change_counter().await {
+                    Ok(counter) => cells.inner.caches.observe(counter),
+                    Err(err) => tracing::warn!(error = %err, "cannot read the change counter"),
+                }
+                // Every ten minutes (and at start): sweep and prune.
+                if ticks % 2400 == 0 {
+                    cells.sweep().await;
+                }
+                ticks += 1;
+            }
+        })
+    }
+
+    async fn sweep(&self) {
+        match self.inner.blobs.sweep_temporary(Duration::from_secs(600)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed temporary files of stopped uploads"),
+            Err(err) => tracing::warn!(error = %err, "cannot sweep temporary files"),
+        }
+        if let Err(err) = self.inner.store.prune_refresh_tokens(cells_core::now()).await {
+            tracing::warn!(error = %err, "cannot prune refresh tokens");
+        }
+    }
+
+    /// Closes the database cleanly.
+    pub async fn close(&self) {
+        self.inner.store.close().await;
+    }
+}

@@ -1,0 +1,63 @@
+//! Who is asking: an authenticated user, how they came in, and (for the CLI and the
+//! admin routes) the capability to administer.
+
+use cells_core::{Login, Profile, UserId};
+
+use crate::{Result, ServiceError};
+
+/// The surface a request came through; recorded as a token's `LastUsedVia`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    Rest,
+    Io,
+    Webdav,
+    Sftp,
+}
+
+impl Via {
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Rest => "rest",
+            Self::Io => "io",
+            Self::Webdav => "webdav",
+            Self::Sftp => "sftp",
+        }
+    }
+}
+
+/// An authenticated user.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: UserId,
+    pub login: Login,
+    pub profile: Profile,
+}
+
+impl Principal {
+    /// The capability to administer, for an admin; 403 otherwise.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for a standard user.
+    pub fn admin(&self) -> Result<Admin> {
+        match self.profile {
+            Profile::Admin => Ok(Admin { _private: () }),
+            Profile::Standard => Err(ServiceError::Forbidden("this action needs an admin".into())),
+        }
+    }
+}
+
+/// Proof that the caller may administer: obtained from an admin [`Principal`], or by the
+/// CLI, which runs with the rights of whoever can read the database.
+#[derive(Clone, Copy, Debug)]
+pub struct Admin {
+    _private: (),
+}
+
+impl Admin {
+    /// The capability of the local operator (the `cells admin` CLI).
+    #[must_use]
+    pub const fn operator() -> Self {
+        Self { _private: () }
+    }
+}

@@ -1,0 +1,219 @@
+//! The namespace: stat, list, create, move, copy and delete, each checked by
+//! [`crate::access`]. Paths are [`TreePath`]s, validated where they entered.
+
+use cells_core::{NodeId, NodeKind, TreePath};
+use cells_store::{NewNode, NodeRecord};
+
+use crate::access::{Entered, not_found};
+use crate::{Cells, Principal, Result, ServiceError};
+
+/// A node as the caller sees it: the record and the path they know it by.
+#[derive(Clone, Debug)]
+pub struct NodeView {
+    pub node: NodeRecord,
+    pub path: TreePath,
+}
+
+fn view(entered: &Entered, node: NodeRecord) -> NodeView {
+    let path = TreePath::from_trusted(entered.slug(), &node.path);
+    NodeView { node, path }
+}
+
+/// The most children one listing page holds.
+pub const MAX_PAGE: i64 = 10_000;
+
+impl Cells {
+    /// Stats a path.
+    ///
+    /// # Errors
+    /// 404 when it does not exist or is not visible.
+    pub async fn stat(&self, principal: &Principal, path: &TreePath) -> Result<NodeView> {
+        let (entered, _, node) = self.locate(principal, path).await?.existing()?;
+        Ok(view(&entered, node))
+    }
+
+    /// Stats a node by UUID, whatever its path now.
+    ///
+    /// # Errors
+    /// 404 when there is no such node or it is not visible to the caller.
+    pub async fn stat_by_id(&self, principal: &Principal, id: NodeId) -> Result<NodeView> {
+        let missing = || ServiceError::NotFound(format!("no node {id}"));
+        let node = self.store().node_by_id(id).await?.ok_or_else(missing)?;
+        let workspace = self.store().workspace_by_id(node.workspace).await?.ok_or_else(missing)?;
+        let rights = self.rights_on(principal.user, &workspace).await?;
+        if !rights.read {
+            return Err(missing());
+        }
+        Ok(view(&Entered { workspace, rights }, node))
+    }
+
+    /// Lists a folder: the folder, a page of its children by name, and their total.
+    ///
+    /// # Errors
+    /// 404 when the folder is not visible, 400 when it is a file.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        path: &TreePath,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(NodeView, Vec<NodeView>, i64)> {
+        let (entered, path, node) = self.locate(principal, path).await?.existing()?;
+        if node.kind != NodeKind::Collection {
+            return Err(ServiceError::BadRequest(format!("{path} is a file, not a folder")));
+        }
+        let (children, total) = self.store().list_children(node.id, offset.max(0), limit.clamp(1, MAX_PAGE)).await?;
+        let children = children.into_iter().map(|child| view(&entered, child)).collect();
+        Ok((view(&entered, node), children, total))
+    }
+
+    /// The roots of the workspaces the caller may enter.
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub async fn list_workspaces(&self, principal: &Principal) -> Result<Vec<NodeView>> {
+        let mut roots = Vec::new();
+        for entered in self.entered_workspaces(principal).await? {
+            if let Some(root) = self.store().node_by_id(entered.workspace.root).await? {
+                roots.push(view(&entered, root));
+            }
+        }
+        Ok(roots)
+    }
+
+    /// Creates an empty file or a folder.
+    ///
+    /// # Errors
+    /// 409 when the name is taken or the parent is missing, 403 when read-only.
+    pub async fn create(&self, principal: &Principal, path: &TreePath, kind: NodeKind) -> Result<NodeView> {
+        let (entered, parent) = self.writable_parent(principal, path).await?;
+        let new = NewNode {
+            workspace: entered.workspace.id,
+            parent: parent.id,
+            path: path.inner(),
+            name: path.name(),
+            kind,
+            size: 0,
+            blob: None,
+        };
+        let node = self.store().create_node(&new, cells_core::now()).await?;
+        Ok(view(&entered, node))
+    }
+
+    /// Moves or renames a node with its subtree; its UUID (and its descendants') stays.
+    ///
+    /// # Errors
+    /// 404 when the source is not visible, 403 when either end is read-only, 409 when the
+    /// destination is taken or its parent missing, 400 when moving a folder into itself.
+    pub async fn move_node(&self, principal: &Principal, from: &TreePath, to: &TreePath) -> Result<NodeView> {
+        let (source, node) = self.movable(principal, from).await?;
+        let (entered, parent) = self.writable_parent(principal, to).await?;
+        if entered.workspace.id == source.workspace.id && to.is_within(from) {
+            return Err(ServiceError::BadRequest(format!("cannot move {from} into itself")));
+        }
+        if self.store().node_by_path(entered.workspace.id, to.inner()).await?.is_some() {
+            return Err(ServiceError::Conflict(format!("{to} already exists")));
+        }
+        let moved =
+            self.store().move_node(&node, entered.workspace.id, parent.id, to.inner(), cells_core::now()).await?;
+        Ok(view(&entered, moved))
+    }
+
+    /// Copies a node with its subtree; the copies get new UUIDs and their own blobs.
+    ///
+    /// # Errors
+    /// As [`Cells::move_node`], except the source need only be readable.
+    pub async fn copy_node(&self, principal: &Principal, from: &TreePath, to: &TreePath) -> Result<NodeView> {
+        let (source, _, node) = self.locate(principal, from).await?.existing()?;
+        if node.parent.is_none() {
+            return Err(ServiceError::Forbidden(format!("{from} is a workspace: copy its content instead")));
+        }
+        let (entered, parent) = self.writable_parent(principal, to).await?;
+        if entered.workspace.id == source.workspace.id && to.is_within(from) {
+            return Err(ServiceError::BadRequest(format!("cannot copy {from} into itself")));
+        }
+        if self.store().node_by_path(entered.workspace.id, to.inner()).await?.is_some() {
+            return Err(ServiceError::Conflict(format!("{to} already exists")));
+        }
+        let subtree = self.store().subtree(&node).await?;
+        let plan = self.copy_plan(&subtree, &node, to, parent.id).await?;
+        let new_nodes: Vec<(NodeId, NewNode<'_>)> = plan
+            .iter()
+            .map(|(id, parent, path, record, blob)| {
+                (
+                    *id,
+                    NewNode {
+                        workspace: entered.workspace.id,
+                        parent: *parent,
+                        path,
+                        name: path.rsplit('/').next().unwrap_or(path),
+                        kind: record.kind,
+                        size: record.size,
+                        blob: *blob,
+                    },
+                )
+            })
+            .collect();
+        let blobs: Vec<_> = plan.iter().filter_map(|p| p.4).collect();
+        if let Err(err) = self.store().insert_subtree(&new_nodes, cells_core::now()).await {
+            self.blobs().delete(blobs).await?;
+            return Err(err.into());
+        }
+        let root = plan.first().map(|p| p.0).ok_or_else(|| not_found(from))?;
+        let copied = self.store().node_by_id(root).await?.ok_or_else(|| not_found(to))?;
+        Ok(view(&entered, copied))
+    }
+
+    /// New ids, parents, paths and blob copies for a copied subtree (parents first).
+    #[expect(clippy::type_complexity, reason = "a private plan, consumed right away")]
+    async fn copy_plan<'a>(
+        &self,
+        subtree: &'a [NodeRecord],
+        root: &NodeRecord,
+        to: &TreePath,
+        to_parent: NodeId,
+    ) -> Result<Vec<(NodeId, NodeId, String, &'a NodeRecord, Option<cells_core::BlobId>)>> {
+        let mut ids = std::collections::HashMap::new();
+        let mut plan = Vec::with_capacity(subtree.len());
+        let skip = root.path.len();
+        for record in subtree {
+            let id = NodeId::random();
+            ids.insert(record.id, id);
+            let parent = if record.id == root.id {
+                to_parent
+            } else {
+                let old_parent = record.parent.ok_or_else(|| ServiceError::Internal("orphan node".into()))?;
+                *ids.get(&old_parent).ok_or_else(|| ServiceError::Internal("subtree out of order".into()))?
+            };
+            let path = format!("{}{}", to.inner(), &record.path[skip..]);
+            let blob = match record.blob {
+                Some(blob) => Some(self.blobs().copy(blob).await?),
+                None => None,
+            };
+            plan.push((id, parent, path, record, blob));
+        }
+        Ok(plan)
+    }
+
+    /// Deletes a node with its subtree, then its content.
+    ///
+    /// # Errors
+    /// 404 when not visible, 403 when read-only or a workspace root.
+    pub async fn delete(&self, principal: &Principal, path: &TreePath) -> Result<()> {
+        let (_, node) = self.movable(principal, path).await?;
+        let blobs = self.store().delete_subtree(&node).await?;
+        self.blobs().delete(blobs).await?;
+        Ok(())
+    }
+
+    /// A node the caller may move away or delete: it exists, is not a workspace root,
+    /// and its workspace is writable.
+    async fn movable(&self, principal: &Principal, path: &TreePath) -> Result<(Entered, NodeRecord)> {
+        let (entered, _, node) = self.locate(principal, path).await?.existing()?;
+        entered.require_write()?;
+        if node.parent.is_none() {
+            return Err(ServiceError::Forbidden(format!("{path} is a workspace: it cannot be moved or removed")));
+        }
+        Ok((entered, node))
+    }
+}

@@ -1,0 +1,276 @@
+//! The blob store: file content, one immutable blob per upload, in a local folder.
+//!
+//! A blob is written to `tmp/` and renamed into `blobs/` only once complete and synced,
+//! so a crash mid-upload leaves at most a stray temporary file, never a visible partial
+//! file. Reads are built for the hot path: a small read (at most [`CHUNK`] bytes) costs
+//! one hop to the blocking pool (open, position, read and close together), and a large
+//! one streams [`CHUNK`]-sized positional reads, one hop each. Writes are buffered to the
+//! same size before each hop.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use cells_core::BlobId;
+use futures_util::Stream;
+
+/// Bytes read or written per hop to the blocking thread pool.
+pub const CHUNK: usize = 256 * 1024;
+
+/// The blob store rooted at a folder. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Blobs {
+    root: Arc<PathBuf>,
+}
+
+/// What a read gives: the whole range at once when small, else a stream of chunks.
+pub enum BlobReader {
+    Whole(Bytes),
+    Stream(Box<dyn Stream<Item = io::Result<Bytes>> + Send + Unpin>),
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
+}
+
+impl Blobs {
+    /// Opens the store, creating its folders.
+    ///
+    /// # Errors
+    /// When the folders cannot be created.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(root.join("blobs"))?;
+        std::fs::create_dir_all(root.join("tmp"))?;
+        Ok(Self { root: Arc::new(root.to_owned()) })
+    }
+
+    fn blob_path(&self, blob: BlobId) -> PathBuf {
+        let name = blob.to_string();
+        self.root.join("blobs").join(&name[..2]).join(name)
+    }
+
+    fn tmp_path(&self, blob: BlobId) -> PathBuf {
+        self.root.join("tmp").join(format!("{blob}.part"))
+    }
+
+    /// Starts writing a new blob.
+    ///
+    /// # Errors
+    /// When the temporary file cannot be created.
+    pub async fn writer(&self) -> io::Result<BlobWriter> {
+        let blob = BlobId::random();
+        let tmp = self.tmp_path(blob);
+        let dest = self.blob_path(blob);
+        let file = blocking({
+            let tmp = tmp.clone();
+            move || File::create_new(tmp)
+        })
+        .await?;
+        Ok(BlobWriter {
+            blob,
+            tmp,
+            dest,
+            file: Some(file),
+            buffer: BytesMut::with_capacity(CHUNK),
+            written: 0,
+            done: false,
+        })
+    }
+
+    /// Reads `len` bytes of a blob from `offset`.
+    ///
+    /// # Errors
+    /// When the blob cannot be opened or read.
+    pub async fn read(&self, blob: BlobId, offset: u64, len: u64) -> io::Result<BlobReader> {
+        let path = self.blob_path(blob);
+        let first_len = usize::try_from(len).unwrap_or(usize::MAX).min(CHUNK);
+        let (file, first) = blocking(move || {
+            let file = File::open(path)?;
+            let first = read_exact_at(&file, offset, first_len)?;
+            Ok((file, first))
+        })
+        .await?;
+        if first.len() as u64 >= len {
+            return Ok(BlobReader::Whole(first));
+        }
+        let file = Arc::new(file);
+        let next = offset + first.len() as u64;
+        let remaining = len - first.len() as u64;
+        let rest = futures_util::stream::try_unfold((file, next, remaining), |(file, offset, remaining)| async move {
+            if remaining == 0 {
+                return Ok(None);
+            }
+            let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(CHUNK);
+            let chunk = blocking({
+                let file = Arc::clone(&file);
+                move || read_exact_at(&file, offset, want)
+            })
+            .await?;
+            Ok(Some((chunk, (file, offset + want as u64, remaining - want as u64))))
+        });
+        let first = futures_util::stream::iter([Ok(first)]);
+        Ok(BlobReader::Stream(Box::new(futures_util::StreamExt::chain(first, Box::pin(rest)))))
+    }
+
+    /// Copies a blob into a new one.
+    ///
+    /// # Errors
+    /// When the copy fails.
+    pub async fn copy(&self, blob: BlobId) -> io::Result<BlobId> {
+        let copy = BlobId::random();
+        let (from, tmp, dest) = (self.blob_path(blob), self.tmp_path(copy), self.blob_path(copy));
+        blocking(move || {
+            std::fs::copy(&from, &tmp)?;
+            File::open(&tmp)?.sync_data()?;
+            publish(&tmp, &dest)
+        })
+        .await?;
+        Ok(copy)
+    }
+
+    /// Removes blobs no node points to any more. A blob already gone is not an error.
+    ///
+    /// # Errors
+    /// When a blob exists but cannot be removed.
+    pub async fn delete(&self, blobs: Vec<BlobId>) -> io::Result<()> {
+        if blobs.is_empty() {
+            return Ok(());
+        }
+        let paths: Vec<PathBuf> = blobs.into_iter().map(|b| self.blob_path(b)).collect();
+        blocking(move || {
+            for path in paths {
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes temporary files of uploads that stopped (a crash, a killed process) and
+    /// were last written more than `min_age` ago. Returns how many were removed.
+    ///
+    /// # Errors
+    /// When the temporary folder cannot be read.
+    pub async fn sweep_temporary(&self, min_age: Duration) -> io::Result<usize> {
+        let dir = self.root.join("tmp");
+        blocking(move || {
+            let mut removed = 0;
+            let now = SystemTime::now();
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                let modified = entry.metadata()?.modified()?;
+                if now.duration_since(modified).unwrap_or_default() >= min_age {
+                    std::fs::remove_file(entry.path())?;
+                    removed += 1;
+                }
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+fn read_exact_at(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
+    let mut buffer = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        let n = file.read_at(&mut buffer[filled..], offset + filled as u64)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than its record"));
+        }
+        filled += n;
+    }
+    Ok(Bytes::from(buffer))
+}
+
+fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::rename(tmp, dest)
+}
+
+/// A blob being written. Dropped before [`BlobWriter::finish`], it removes its
+/// temporary file: an interrupted upload leaves nothing behind.
+pub struct BlobWriter {
+    blob: BlobId,
+    tmp: PathBuf,
+    dest: PathBuf,
+    file: Option<File>,
+    buffer: BytesMut,
+    written: u64,
+    done: bool,
+}
+
+impl BlobWriter {
+    /// Bytes accepted so far.
+    #[must_use]
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Appends a chunk; writes through once [`CHUNK`] bytes are buffered.
+    ///
+    /// # Errors
+    /// When the disk write fails.
+    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.buffer.extend_from_slice(chunk);
+        self.written += chunk.len() as u64;
+        if self.buffer.len() >= CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let data = self.buffer.split().freeze();
+        let file = self.file.take().ok_or_else(|| io::Error::other("blob writer already failed"))?;
+        let file = blocking(move || {
+            use std::io::Write;
+            let mut file = file;
+            file.write_all(&data)?;
+            Ok(file)
+        })
+        .await?;
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// Writes what is buffered, syncs, and moves the blob into place. Only then may a
+    /// node point to it.
+    ///
+    /// # Errors
+    /// When the write, sync or rename fails.
+    pub async fn finish(mut self) -> io::Result<(BlobId, u64)> {
+        self.flush().await?;
+        let file = self.file.take().ok_or_else(|| io::Error::other("blob writer already failed"))?;
+        let (tmp, dest) = (self.tmp.clone(), self.dest.clone());
+        blocking(move || {
+            file.sync_data()?;
+            drop(file);
+            publish(&tmp, &dest)
+        })
+        .await?;
+        self.done = true;
+        Ok((self.blob, self.written))
+    }
+}
+
+impl Drop for BlobWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            // Best effort: a leftover is swept at the next start.
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Errors of the store. A unique-constraint violation becomes [`StoreError::Conflict`]
+//! naming what clashed, so that the HTTP edge can answer 409 with a useful message.
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row that must be unique already exists; the text names the field.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A row the operation depends on vanished (a parent deleted meanwhile).
+    #[error("a node this operation depends on no longer exists")]
+    Vanished,
+    /// A value read back from the database does not parse (a corrupt row).
+    #[error("corrupt value in column {0}")]
+    Corrupt(&'static str),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("blob store error: {0}")]
+    Blob(#[from] std::io::Error),
+}
+
+/// Names of the unique constraints and the field each one protects.
+const CONSTRAINTS: &[(&str, &str)] = &[
+    ("users.login", "a user with this login"),
+    ("workspaces.slug", "a workspace with this slug"),
+    ("workspaces.owner", "a personal workspace for this user"),
+    ("nodes.workspace, nodes.path", "a file or folder with this name"),
+    ("tokens.hash", "a token with this secret"),
+    ("grants.workspace, grants.user_uuid", "a grant for this user"),
+];
+
+impl StoreError {
+    /// Maps a unique or foreign-key violation to its meaning; other errors pass through.
+    pub(crate) fn from_write(err: sqlx::Error) -> Self {
+        if let Some(db) = err.as_database_error() {
+            if db.is_unique_violation() {
+                let message = db.message();
+                let name = CONSTRAINTS
+                    .iter()
+                    .find(|(columns, _)| message.contains(columns))
+                    .map_or("a record with these values", |(_, what)| what);
+                return Self::Conflict(name);
+            }
+            if db.is_foreign_key_violation() {
+                return Self::Vanished;
+            }
+        }
+        Self::Database(err)
+    }
+}

@@ -1,0 +1,92 @@
+//! Persistence of cells: the SQL store and the blob store.
+//!
+//! [`Store`] holds the tree, users, workspaces, tokens and server keys in one SQL
+//! database (SQLite in WAL mode by default; the queries are written in the subset that
+//! PostgreSQL shares, with `$N` placeholders, so that a second dialect is a new
+//! migrations folder and a new pool, not a redesign). [`Blobs`] holds file content.
+//! Nothing here decides who may do what: that is the access service's job.
+
+mod blobs;
+mod error;
+mod keys;
+mod nodes;
+mod refresh;
+mod row;
+mod users;
+mod workspaces;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use blobs::{BlobReader, BlobWriter, Blobs};
+pub use error::StoreError;
+pub use nodes::{NewNode, NodeRecord};
+pub use users::{NewUser, UserRecord, UserUpdate};
+pub use workspaces::{Grant, WorkspaceKind, WorkspaceRecord};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The SQL store. Cheap to clone: it is a handle on a connection pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: sqlx::SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `url` and applies the embedded
+    /// migrations. `url` is `sqlite://PATH` or `sqlite::memory:`.
+    ///
+    /// # Errors
+    /// When the database cannot be opened or migrated.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let memory = url.contains(":memory:");
+        let pool = SqlitePoolOptions::new()
+            // An in-memory database lives and dies with its one connection.
+            .max_connections(if memory { 1 } else { 8 })
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The default database URL inside a data folder.
+    #[must_use]
+    pub fn default_url(data_dir: &Path) -> String {
+        format!("sqlite://{}", data_dir.join("cells.db").display())
+    }
+
+    /// Checks the database answers (for `/healthz`).
+    ///
+    /// # Errors
+    /// When the database does not answer.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Runs SQLite's own consistency check; `ok` when the file is sound.
+    ///
+    /// # Errors
+    /// When the check cannot run.
+    pub async fn integrity_check(&self) -> Result<String> {
+        let row: (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&self.pool).await?;
+        Ok(row.0)
+    }
+
+    /// Closes the pool, waiting for connections to finish (checkpointing the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
