@@ -30,6 +30,9 @@ enum AdminCommand {
     /// Manage workspaces and grants.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
+    /// List and revoke personal access tokens (create them with `user token`).
+    #[command(subcommand)]
+    Token(crate::tokens::TokenCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,6 +76,8 @@ enum UserCommand {
         #[arg(short = 'u', long = "user")]
         login: String,
     },
+    /// Create a personal access token for a user.
+    Token(crate::tokens::CreateTokenArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,7 +133,7 @@ fn password_arg(password: Option<String>) -> anyhow::Result<Option<SecretString>
 }
 
 /// A service error as the CLI tells it: caller mistakes exit with status 2.
-fn report(err: &ServiceError) -> ExitCode {
+pub fn report(err: &ServiceError) -> ExitCode {
     eprintln!("error: {err}");
     match err {
         ServiceError::BadRequest(_)
@@ -137,6 +142,7 @@ fn report(err: &ServiceError) -> ExitCode {
         | ServiceError::Forbidden(_) => ExitCode::from(EXIT_USAGE),
         ServiceError::Unauthenticated
         | ServiceError::InvalidGrant
+        | ServiceError::Throttled { .. }
         | ServiceError::PreconditionFailed
         | ServiceError::Internal(_) => ExitCode::FAILURE,
     }
@@ -149,6 +155,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     let result = match args.command {
         AdminCommand::User(command) => user(&cells, admin, command).await?,
         AdminCommand::Workspace(command) => workspace(&cells, admin, command).await,
+        AdminCommand::Token(command) => crate::tokens::run(&cells, admin, command).await,
     };
     cells.close().await;
     Ok(result.unwrap_or_else(|err| report(&err)))
@@ -193,6 +200,7 @@ async fn user(cells: &Cells, admin: Admin, command: UserCommand) -> anyhow::Resu
         }
         UserCommand::Lock { login } => set_locked(cells, admin, &login, true).await,
         UserCommand::Unlock { login } => set_locked(cells, admin, &login, false).await,
+        UserCommand::Token(args) => crate::tokens::create(cells, admin, args).await,
     })
 }
 

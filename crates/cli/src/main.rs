@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod start;
+mod tokens;
 
 use std::process::ExitCode;
 

@@ -6,6 +6,7 @@
 
 pub mod ids;
 pub mod path;
+pub mod reach;
 pub mod rights;
 pub mod user;
 

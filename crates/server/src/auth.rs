@@ -1,7 +1,9 @@
 //! The `Authenticated` extractor: who is calling, from the `Authorization` header.
 //!
-//! - `Bearer <access token>` from `POST /oauth2/token`;
-//! - `Basic login:password`.
+//! - `Bearer <token>`: a personal access token (`cpat_...`) or an access token from
+//!   `POST /oauth2/token`;
+//! - `Basic login:password`, where the password may be a personal access token of
+//!   that login.
 //!
 //! Every failure is the same 401; the reason is logged by the service. Credentials are
 //! never read from the query string.
@@ -11,7 +13,11 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use cells_service::Principal;
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use cells_service::auth::Credential;
+use cells_service::{Principal, Usage, Via};
 use secrecy::SecretString;
 
 use crate::AppState;
@@ -56,10 +62,13 @@ impl FromRequestParts<AppState> for Authenticated {
             tracing::info!(reason = "malformed Authorization header", "credentials refused");
             return Err(ApiError::unauthorized());
         };
-        let principal = match credentials {
-            Credentials::Bearer(token) => state.cells.authenticate_access_token(&token).await?,
-            Credentials::Basic { login, password } => state.cells.authenticate_password(&login, password).await?,
+        let credential = match credentials {
+            Credentials::Bearer(token) => Credential::Bearer(token),
+            Credentials::Basic { login, password } => Credential::Basic { login, password },
         };
+        let via = if parts.uri.path().starts_with("/io/") { Via::Io } else { Via::Rest };
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let principal = state.cells.authenticate(credential, Usage { via, ip }).await?;
         tracing::Span::current().record("user", principal.login.as_str());
         Ok(Self(principal))
     }

@@ -61,6 +61,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(detail) => Self::new(StatusCode::FORBIDDEN, "Forbidden", detail),
             ServiceError::NotFound(detail) => Self::not_found(detail),
             ServiceError::Conflict(detail) => Self::new(StatusCode::CONFLICT, "Conflict", detail),
+            ServiceError::Throttled { retry_after } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                format!("too many failed attempts: try again in {retry_after} s"),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)),
             ServiceError::PreconditionFailed => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 "PreconditionFailed",

@@ -80,14 +80,68 @@ fn sha256_hex(text: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Credentials as a front end received them.
+pub enum Credential {
+    /// `Authorization: Bearer`: a personal access token or a login access token.
+    Bearer(String),
+    /// A login and a password, which may be a personal access token (Basic auth, SFTP):
+    /// a password in the exact token format (prefix, length, checksum) is taken as one.
+    Basic { login: String, password: SecretString },
+}
+
 impl Cells {
+    /// Authenticates a caller, whatever the surface: the one entry point of every front
+    /// end. Failed attempts are counted per address; past the limit, only credentials
+    /// already verified and cached pass, and the rest get [`ServiceError::Throttled`].
+    ///
+    /// # Errors
+    /// [`ServiceError::Unauthenticated`] for any bad credential (the reason is logged);
+    /// [`ServiceError::Throttled`] for an address over the limit.
+    pub async fn authenticate(&self, credential: Credential, usage: crate::Usage) -> Result<Principal> {
+        let throttled = self.inner.limiter.retry_after(usage.ip);
+        let cached_only = throttled.is_some();
+        let result = match credential {
+            Credential::Bearer(token) if cells_core::token::looks_like_pat(&token) => {
+                self.authenticate_pat(&token, None, usage, cached_only).await
+            }
+            Credential::Bearer(token) => self.authenticate_access_token(&token).await,
+            Credential::Basic { login, password } if cells_core::token::parse(password.expose_secret()).is_ok() => {
+                self.authenticate_pat(password.expose_secret(), Some(&login), usage, cached_only).await
+            }
+            Credential::Basic { login, password } => self.authenticate_password(&login, password, cached_only).await,
+        };
+        match (result, throttled) {
+            (Ok(principal), _) => Ok(principal),
+            (Err(ServiceError::Unauthenticated), Some(retry_after)) => Err(ServiceError::Throttled { retry_after }),
+            (Err(ServiceError::Unauthenticated), None) => {
+                self.inner.limiter.record_failure(usage.ip);
+                Err(ServiceError::Unauthenticated)
+            }
+            (Err(other), _) => Err(other),
+        }
+    }
+
     /// The `password` grant. Wrong password, unknown user and locked user all give the
     /// same [`ServiceError::InvalidGrant`]; the real reason is logged.
     ///
     /// # Errors
     /// [`ServiceError::InvalidGrant`] on any failure to log in.
-    pub async fn login_password(&self, login: &str, password: SecretString) -> Result<Grant> {
-        let user = self.check_password(login, password).await?;
+    pub async fn login_password(
+        &self,
+        login: &str,
+        password: SecretString,
+        ip: Option<std::net::IpAddr>,
+    ) -> Result<Grant> {
+        if let Some(retry_after) = self.inner.limiter.retry_after(ip) {
+            return Err(ServiceError::Throttled { retry_after });
+        }
+        let user = match self.check_password(login, password).await {
+            Ok(user) => user,
+            Err(err) => {
+                self.inner.limiter.record_failure(ip);
+                return Err(err);
+            }
+        };
         self.issue_grant(&user).await
     }
 
@@ -139,7 +193,7 @@ impl Cells {
     /// # Errors
     /// [`ServiceError::Unauthenticated`] for a bad signature, an expired token, a locked
     /// or deleted user.
-    pub async fn authenticate_access_token(&self, token: &str) -> Result<Principal> {
+    async fn authenticate_access_token(&self, token: &str) -> Result<Principal> {
         let user = self.verify_access_token(token, cells_core::now()).map_err(|reason| {
             tracing::info!(reason, "access token refused");
             ServiceError::Unauthenticated
@@ -170,12 +224,15 @@ impl Cells {
     ///
     /// # Errors
     /// [`ServiceError::Unauthenticated`] on any failure.
-    pub async fn authenticate_password(&self, login: &str, password: SecretString) -> Result<Principal> {
+    async fn authenticate_password(&self, login: &str, password: SecretString, cached_only: bool) -> Result<Principal> {
         let key = self.password_cache_key(login, &password);
         if let Some((user, at)) = self.caches().passwords.get(&key) {
             if at.elapsed() < PASSWORD_TTL {
                 return self.active_principal(user).await;
             }
+        }
+        if cached_only {
+            return Err(ServiceError::Unauthenticated);
         }
         let user = self.check_password(login, password).await.map_err(|_| ServiceError::Unauthenticated)?;
         self.caches().passwords.insert(key, (user.id, Instant::now()));
@@ -237,8 +294,8 @@ impl Cells {
     }
 }
 
-fn principal_of(user: &UserRecord) -> Principal {
-    Principal { user: user.id, login: user.login.clone(), profile: user.profile }
+pub(crate) fn principal_of(user: &UserRecord) -> Principal {
+    Principal { user: user.id, login: user.login.clone(), profile: user.profile, token: None, scopes: None }
 }
 
 #[cfg(test)]

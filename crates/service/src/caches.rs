@@ -11,7 +11,10 @@ use std::hash::Hash;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use cells_core::{Rights, UserId, WorkspaceId};
+use std::sync::Arc;
+
+use cells_core::token::PatHash;
+use cells_core::{NodeId, Rights, UserId, WorkspaceId};
 use cells_store::{UserRecord, WorkspaceRecord};
 
 /// How often the change counter is polled.
@@ -56,6 +59,11 @@ pub(crate) struct Caches {
     pub(crate) personal: Cache<UserId, WorkspaceRecord>,
     pub(crate) shared: Cache<String, Option<WorkspaceRecord>>,
     pub(crate) grants: Cache<(WorkspaceId, UserId), Option<Rights>>,
+    /// Where each scoped node is (workspace, path). Moves and deletes bump the change
+    /// counter, so a scope follows its node.
+    pub(crate) scope_nodes: Cache<NodeId, Option<(WorkspaceId, String)>>,
+    /// Verified personal access tokens, keyed by their SHA-256.
+    pub(crate) tokens: Cache<PatHash, Arc<crate::tokens::LiveToken>>,
     /// Keyed by an HMAC of login and password under a per-process key: the plaintext
     /// is never kept. The value is the user and when the entry was made.
     pub(crate) passwords: Cache<[u8; 32], (UserId, Instant)>,
@@ -69,6 +77,8 @@ impl Caches {
             personal: Cache::new(),
             shared: Cache::new(),
             grants: Cache::new(),
+            scope_nodes: Cache::new(),
+            tokens: Cache::new(),
             passwords: Cache::new(),
             counter: std::sync::atomic::AtomicI64::new(counter),
         }
@@ -79,6 +89,8 @@ impl Caches {
         self.personal.clear();
         self.shared.clear();
         self.grants.clear();
+        self.scope_nodes.clear();
+        self.tokens.clear();
         self.passwords.clear();
     }
 

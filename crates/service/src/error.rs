@@ -25,6 +25,10 @@ pub enum ServiceError {
     /// Clashes with the current state (a name taken, a missing parent).
     #[error("{0}")]
     Conflict(String),
+    /// Too many failed authentications from this address; try again after this many
+    /// seconds.
+    #[error("too many failed attempts: try again in {retry_after} s")]
+    Throttled { retry_after: u64 },
     /// A conditional request's precondition did not hold.
     #[error("precondition failed")]
     PreconditionFailed,

@@ -13,8 +13,10 @@ pub mod auth;
 mod caches;
 pub mod content;
 mod error;
+mod limiter;
 pub mod passwords;
 mod principal;
+pub mod tokens;
 pub mod tree;
 pub mod users;
 pub mod workspaces;
@@ -27,9 +29,11 @@ use cells_store::{Blobs, Store};
 
 pub use caches::POLL_INTERVAL;
 pub use cells_store::{BlobReader, Grant, NodeRecord, UserRecord, WorkspaceKind, WorkspaceRecord};
+pub use cells_store::{TokenRecord, TokenType};
 pub use content::{ReadRange, Upload};
 pub use error::{Result, ServiceError};
 pub use principal::{Admin, Principal, Via};
+pub use tokens::{TokenSpec, Usage};
 pub use tree::NodeView;
 
 /// The default database URL inside a data folder.
@@ -58,6 +62,8 @@ struct Inner {
     blobs: Blobs,
     caches: caches::Caches,
     keys: auth::Keys,
+    usage_writes: tokens::UsageWrites,
+    limiter: limiter::FailureLimiter,
 }
 
 impl Cells {
@@ -73,7 +79,16 @@ impl Cells {
         store.ensure_common_workspace(now).await?;
         let keys = auth::Keys::load(&store, now).await?;
         let counter = store.change_counter().await?;
-        Ok(Self { inner: Arc::new(Inner { store, blobs, caches: caches::Caches::new(counter), keys }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                store,
+                blobs,
+                caches: caches::Caches::new(counter),
+                keys,
+                usage_writes: tokens::UsageWrites::default(),
+                limiter: limiter::FailureLimiter::default(),
+            }),
+        })
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -144,6 +159,7 @@ impl Cells {
         if let Err(err) = self.inner.store.prune_refresh_tokens(cells_core::now()).await {
             tracing::warn!(error = %err, "cannot prune refresh tokens");
         }
+        self.prune_tokens().await;
     }
 
     /// Closes the database cleanly.

@@ -1,7 +1,10 @@
 //! Who is asking: an authenticated user, how they came in, and (for the CLI and the
 //! admin routes) the capability to administer.
 
-use cells_core::{Login, Profile, UserId};
+use std::sync::Arc;
+
+use cells_core::scope::Scope;
+use cells_core::{Login, Profile, TokenId, UserId};
 
 use crate::{Result, ServiceError};
 
@@ -26,20 +29,28 @@ impl Via {
     }
 }
 
-/// An authenticated user.
+/// An authenticated user, and the token they came with, if any.
 #[derive(Clone, Debug)]
 pub struct Principal {
     pub user: UserId,
     pub login: Login,
     pub profile: Profile,
+    /// The personal access token used, if any.
+    pub token: Option<TokenId>,
+    /// The token's scopes; `None` means the user's full rights.
+    pub scopes: Option<Arc<[Scope]>>,
 }
 
 impl Principal {
-    /// The capability to administer, for an admin; 403 otherwise.
+    /// The capability to administer, for an admin with unrestricted credentials; 403
+    /// otherwise.
     ///
     /// # Errors
     /// [`ServiceError::Forbidden`] for a standard user.
     pub fn admin(&self) -> Result<Admin> {
+        if self.scopes.is_some() {
+            return Err(ServiceError::Forbidden("a token restricted by scopes cannot administer".into()));
+        }
         match self.profile {
             Profile::Admin => Ok(Admin { _private: () }),
             Profile::Standard => Err(ServiceError::Forbidden("this action needs an admin".into())),

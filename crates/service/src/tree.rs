@@ -28,8 +28,10 @@ impl Cells {
     /// # Errors
     /// 404 when it does not exist or is not visible.
     pub async fn stat(&self, principal: &Principal, path: &TreePath) -> Result<NodeView> {
-        let (entered, _, node) = self.locate(principal, path).await?.existing()?;
-        Ok(view(&entered, node))
+        let located = self.locate(principal, path).await?;
+        let node = located.existing()?.clone();
+        located.require_read()?;
+        Ok(view(&located.entered, node))
     }
 
     /// Stats a node by UUID, whatever its path now.
@@ -40,11 +42,16 @@ impl Cells {
         let missing = || ServiceError::NotFound(format!("no node {id}"));
         let node = self.store().node_by_id(id).await?.ok_or_else(missing)?;
         let workspace = self.store().workspace_by_id(node.workspace).await?.ok_or_else(missing)?;
-        let rights = self.rights_on(principal.user, &workspace).await?;
-        if !rights.read {
+        let own = self.rights_on(principal.user, &workspace).await?;
+        let scopes = self.scopes_at(principal).await?;
+        let (rights, _) = Self::effective(own, scopes.as_deref(), workspace.id, &node.path);
+        if rights.is_none() {
             return Err(missing());
         }
-        Ok(view(&Entered { workspace, rights }, node))
+        if !rights.read {
+            return Err(ServiceError::Forbidden(format!("node {id} is not readable for you")));
+        }
+        Ok(view(&Entered { workspace, rights: own }, node))
     }
 
     /// Lists a folder: the folder, a page of its children by name, and their total.
@@ -58,13 +65,34 @@ impl Cells {
         offset: i64,
         limit: i64,
     ) -> Result<(NodeView, Vec<NodeView>, i64)> {
-        let (entered, path, node) = self.locate(principal, path).await?.existing()?;
+        let located = self.locate(principal, path).await?;
+        let node = located.existing()?.clone();
+        located.require_read()?;
         if node.kind != NodeKind::Collection {
             return Err(ServiceError::BadRequest(format!("{path} is a file, not a folder")));
         }
-        let (children, total) = self.store().list_children(node.id, offset.max(0), limit.clamp(1, MAX_PAGE)).await?;
-        let children = children.into_iter().map(|child| view(&entered, child)).collect();
-        Ok((view(&entered, node), children, total))
+        let (offset, limit) = (offset.max(0), limit.clamp(1, MAX_PAGE));
+        let entered = &located.entered;
+        if !located.passage {
+            let (children, total) = self.store().list_children(node.id, offset, limit).await?;
+            let children = children.into_iter().map(|child| view(entered, child)).collect();
+            return Ok((view(entered, node), children, total));
+        }
+        // A passage to scoped nodes lists only the way down: few children, filtered here.
+        let scopes = self.scopes_at(principal).await?;
+        let (children, _) = self.store().list_children(node.id, 0, MAX_PAGE).await?;
+        let visible: Vec<NodeRecord> = children
+            .into_iter()
+            .filter(|child| {
+                !Self::effective(entered.rights, scopes.as_deref(), entered.workspace.id, &child.path).0.is_none()
+            })
+            .collect();
+        let total = i64::try_from(visible.len()).unwrap_or(i64::MAX);
+        let page = visible
+            .into_iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(0));
+        Ok((view(entered, node), page.map(|child| view(entered, child)).collect(), total))
     }
 
     /// The roots of the workspaces the caller may enter.
@@ -124,7 +152,10 @@ impl Cells {
     /// # Errors
     /// As [`Cells::move_node`], except the source need only be readable.
     pub async fn copy_node(&self, principal: &Principal, from: &TreePath, to: &TreePath) -> Result<NodeView> {
-        let (source, _, node) = self.locate(principal, from).await?.existing()?;
+        let located = self.locate(principal, from).await?;
+        let node = located.existing()?.clone();
+        located.require_read()?;
+        let source = located.entered;
         if node.parent.is_none() {
             return Err(ServiceError::Forbidden(format!("{from} is a workspace: copy its content instead")));
         }
@@ -209,11 +240,12 @@ impl Cells {
     /// A node the caller may move away or delete: it exists, is not a workspace root,
     /// and its workspace is writable.
     async fn movable(&self, principal: &Principal, path: &TreePath) -> Result<(Entered, NodeRecord)> {
-        let (entered, _, node) = self.locate(principal, path).await?.existing()?;
-        entered.require_write()?;
+        let located = self.locate(principal, path).await?;
+        let node = located.existing()?.clone();
+        located.require_write()?;
         if node.parent.is_none() {
             return Err(ServiceError::Forbidden(format!("{path} is a workspace: it cannot be moved or removed")));
         }
-        Ok((entered, node))
+        Ok((located.entered, node))
     }
 }

@@ -12,6 +12,7 @@ mod keys;
 mod nodes;
 mod refresh;
 mod row;
+mod tokens;
 mod users;
 mod workspaces;
 
@@ -24,6 +25,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use blobs::{BlobReader, BlobWriter, Blobs};
 pub use error::StoreError;
 pub use nodes::{NewNode, NodeRecord};
+pub use tokens::{NewToken, TokenRecord, TokenType};
 pub use users::{NewUser, UserRecord, UserUpdate};
 pub use workspaces::{Grant, WorkspaceKind, WorkspaceRecord};
 
@@ -83,6 +85,15 @@ impl Store {
     pub async fn integrity_check(&self) -> Result<String> {
         let row: (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&self.pool).await?;
         Ok(row.0)
+    }
+
+    /// Begins a transaction that reads, then writes. SQLite's default (deferred)
+    /// transaction fails at once with `SQLITE_BUSY` ("database is locked") when it tries
+    /// to write after another connection committed since its read: the busy timeout does
+    /// not apply to an outdated snapshot. `BEGIN IMMEDIATE` takes the write lock first and
+    /// waits its turn instead.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Closes the pool, waiting for connections to finish (checkpointing the WAL).

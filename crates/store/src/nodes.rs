@@ -131,14 +131,17 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn subtree(&self, node: &NodeRecord) -> Result<Vec<NodeRecord>> {
+        // A root's children are `name`, not `/name`: no path range holds them, so the
+        // subtree of a root is its whole workspace.
         let (low, high) = subtree_bounds(&node.path);
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM nodes WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4)) ORDER BY path"
+            "SELECT {COLUMNS} FROM nodes WHERE workspace = $1 AND (path = $2 OR $5 OR (path > $3 AND path < $4)) ORDER BY path"
         ))
         .bind(node.workspace.to_string())
         .bind(&node.path)
         .bind(low)
         .bind(high)
+        .bind(node.path.is_empty())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(from_row).collect()
@@ -165,7 +168,7 @@ impl Store {
     /// [`StoreError::Conflict`] when a folder has that path; [`StoreError::Vanished`] when
     /// the parent was deleted meanwhile.
     pub async fn put_file(&self, node: &NewNode<'_>, now: UnixTime) -> Result<(NodeRecord, bool, Option<BlobId>)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing = sqlx::query(&format!("SELECT {COLUMNS} FROM nodes WHERE workspace = $1 AND path = $2"))
             .bind(node.workspace.to_string())
             .bind(node.path)
@@ -237,6 +240,8 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        // Token scopes name nodes by UUID: caches that located them must follow.
+        crate::keys::bump_change_counter(&mut tx).await?;
         tx.commit().await?;
         self.node_by_id(node.id).await?.ok_or(StoreError::Vanished)
     }
@@ -261,7 +266,7 @@ impl Store {
     /// On a database failure.
     pub async fn delete_subtree(&self, node: &NodeRecord) -> Result<Vec<BlobId>> {
         let (low, high) = subtree_bounds(&node.path);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
             "SELECT blob FROM nodes WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4)) AND blob IS NOT NULL",
         )
@@ -279,6 +284,7 @@ impl Store {
             .bind(&high)
             .execute(&mut *tx)
             .await?;
+        crate::keys::bump_change_counter(&mut tx).await?;
         tx.commit().await?;
         Ok(blobs)
     }

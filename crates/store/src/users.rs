@@ -172,7 +172,7 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn delete_user(&self, id: UserId) -> Result<Option<Vec<BlobId>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query(
             "SELECT n.blob FROM nodes n JOIN workspaces w ON w.uuid = n.workspace \
              WHERE w.kind = 'personal' AND w.owner = $1 AND n.blob IS NOT NULL",

@@ -195,7 +195,7 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn delete_workspace(&self, id: WorkspaceId) -> Result<Option<Vec<cells_core::BlobId>>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows = sqlx::query("SELECT blob FROM nodes WHERE workspace = $1 AND blob IS NOT NULL")
             .bind(id.to_string())
             .fetch_all(&mut *tx)

@@ -4,12 +4,13 @@
 mod io;
 mod oauth;
 mod ops;
+mod tokens;
 mod tree;
 mod users;
 mod workspaces;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -20,6 +21,11 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/a/openapi.json", get(ops::openapi))
         .route("/oauth2/token", post(oauth::token))
+        .route("/a/auth/token/personal", post(tokens::create_personal_token))
+        .route("/a/auth/token/impersonate", post(tokens::impersonate_token))
+        .route("/a/auth/token/document", post(tokens::create_document_token))
+        .route("/a/auth/tokens", post(tokens::list_tokens))
+        .route("/a/auth/tokens/{token_id}", delete(tokens::revoke_token))
         .route("/a/users", get(users::list_users).post(users::create_user))
         .route("/a/users/{login}", get(users::get_user).patch(users::update_user).delete(users::delete_user))
         .route("/a/workspaces", get(workspaces::list_workspaces).post(workspaces::create_workspace))

@@ -4,7 +4,7 @@
 //! `Code`/`Title`/`Detail`, so OAuth2 clients and our own scripts both read them.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cells_service::ServiceError;
@@ -38,6 +38,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 
 pub async fn token(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     form: Result<Form<TokenRequest>, crate::error::ApiError>,
 ) -> Response {
     let Ok(Form(form)) = form else {
@@ -45,7 +46,7 @@ pub async fn token(
     };
     let result = match form.grant_type.as_deref() {
         Some("password") => match (form.username, form.password) {
-            (Some(username), Some(password)) => state.cells.login_password(&username, password).await,
+            (Some(username), Some(password)) => state.cells.login_password(&username, password, Some(peer.ip())).await,
             _ => {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,

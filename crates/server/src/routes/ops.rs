@@ -15,7 +15,13 @@ pub async fn healthz(State(state): State<AppState>) -> ApiResult<&'static str> {
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+    let mut text = state.metrics.render();
+    text.push_str(
+        "# HELP cells_token_usage_writes_total Writes of personal access token usage (expiry bump, last use).\n",
+    );
+    text.push_str("# TYPE cells_token_usage_writes_total counter\n");
+    text.push_str(&format!("cells_token_usage_writes_total {}\n", state.cells.token_usage_writes()));
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 
 /// `GET /a/openapi.json`: the REST API, described by hand and checked by a test.

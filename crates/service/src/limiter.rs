@@ -1,0 +1,65 @@
+//! Throttling of failed authentications per client address. Successes never count and
+//! are never slowed: once an address is over the limit, only credentials already in a
+//! verified cache (a known token, a recently verified password) still pass; every other
+//! attempt from it is answered "too many attempts" until its window ends.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failures allowed per address per window.
+pub const MAX_FAILURES: u32 = 30;
+/// The length of a window.
+pub const WINDOW: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+pub(crate) struct FailureLimiter {
+    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl FailureLimiter {
+    /// Seconds until the address may try again, if it is over the limit now.
+    pub(crate) fn retry_after(&self, ip: Option<IpAddr>) -> Option<u64> {
+        let ip = ip?;
+        let windows = self.windows.lock().ok()?;
+        let (start, failures) = windows.get(&ip)?;
+        let elapsed = start.elapsed();
+        (elapsed < WINDOW && *failures >= MAX_FAILURES).then(|| (WINDOW - elapsed).as_secs().max(1))
+    }
+
+    /// Counts one failure from the address.
+    pub(crate) fn record_failure(&self, ip: Option<IpAddr>) {
+        let Some(ip) = ip else { return };
+        let Ok(mut windows) = self.windows.lock() else { return };
+        if windows.len() > 100_000 {
+            windows.retain(|_, (start, _)| start.elapsed() < WINDOW);
+        }
+        let entry = windows.entry(ip).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_throttled_after_too_many_failures_and_others_are_not() {
+        let limiter = FailureLimiter::default();
+        let bad: IpAddr = [10, 0, 0, 1].into();
+        let good: IpAddr = [10, 0, 0, 2].into();
+        for _ in 0..MAX_FAILURES - 1 {
+            limiter.record_failure(Some(bad));
+        }
+        assert_eq!(limiter.retry_after(Some(bad)), None);
+        limiter.record_failure(Some(bad));
+        let wait = limiter.retry_after(Some(bad));
+        assert!(wait.is_some_and(|s| (1..=60).contains(&s)), "{wait:?}");
+        assert_eq!(limiter.retry_after(Some(good)), None);
+        assert_eq!(limiter.retry_after(None), None);
+    }
+}
