@@ -7,6 +7,7 @@
 //! for [`crate::caches::PASSWORD_TTL`] under an HMAC of login and password with a key
 //! that never leaves this process, so argon2 runs once, not on every request.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine;
@@ -282,13 +283,13 @@ impl Cells {
         }
     }
 
-    pub(crate) async fn user_cached(&self, user: UserId) -> Result<Option<UserRecord>> {
+    pub(crate) async fn user_cached(&self, user: UserId) -> Result<Option<Arc<UserRecord>>> {
         if let Some(record) = self.caches().users.get(&user) {
             return Ok(Some(record));
         }
-        let record = self.store().user_by_id(user).await?;
+        let record = self.store().user_by_id(user).await?.map(Arc::new);
         if let Some(record) = &record {
-            self.caches().users.insert(user, record.clone());
+            self.caches().users.insert(user, Arc::clone(record));
         }
         Ok(record)
     }

@@ -55,7 +55,7 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
 }
 
 pub(crate) struct Caches {
-    pub(crate) users: Cache<UserId, UserRecord>,
+    pub(crate) users: Cache<UserId, Arc<UserRecord>>,
     pub(crate) personal: Cache<UserId, WorkspaceRecord>,
     pub(crate) shared: Cache<String, Option<WorkspaceRecord>>,
     pub(crate) grants: Cache<(WorkspaceId, UserId), Option<Rights>>,

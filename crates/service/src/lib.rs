@@ -109,6 +109,12 @@ impl Cells {
         self.inner.caches.clear();
     }
 
+    /// Drops everything this process cached (users, workspaces, grants, verified tokens
+    /// and passwords); the next requests read the database again.
+    pub fn clear_caches(&self) {
+        self.inner.caches.clear();
+    }
+
     /// Checks the database answers.
     ///
     /// # Errors

@@ -25,7 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/a/auth/token/impersonate", post(tokens::impersonate_token))
         .route("/a/auth/token/document", post(tokens::create_document_token))
         .route("/a/auth/tokens", post(tokens::list_tokens))
-        .route("/a/auth/tokens/{token_id}", delete(tokens::revoke_token))
+        .route("/a/auth/tokens/{TokenId}", delete(tokens::revoke_token))
         .route("/a/users", get(users::list_users).post(users::create_user))
         .route("/a/users/{login}", get(users::get_user).patch(users::update_user).delete(users::delete_user))
         .route("/a/workspaces", get(workspaces::list_workspaces).post(workspaces::create_workspace))
@@ -55,4 +55,35 @@ async fn method_not_allowed() -> ApiError {
         "MethodNotAllowed",
         "this route does not take that method",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route registered above, with each of its methods, is in the OpenAPI
+    /// document served at `/a/openapi.json`, and the document has nothing else.
+    #[test]
+    fn the_openapi_document_covers_every_route() {
+        let source = include_str!("mod.rs");
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../../../docs/openapi.json")).unwrap_or_else(|e| panic!("{e}"));
+        let paths = document["paths"].as_object().unwrap_or_else(|| panic!("no paths"));
+        let mut routed = std::collections::BTreeSet::new();
+        for line in source.lines().map(str::trim).filter(|l| l.starts_with(".route(\"")) {
+            let path = line.trim_start_matches(".route(\"").split('"').next().unwrap_or_default();
+            let path = path.replace("{*path}", "{workspace}/{path}");
+            for method in ["get", "head", "put", "post", "patch", "delete"] {
+                if line.contains(&format!("{method}(")) {
+                    let documented = paths.get(&path).and_then(|item| item.get(method));
+                    assert!(documented.is_some(), "{} {path} is not in docs/openapi.json", method.to_uppercase());
+                    routed.insert(path.clone());
+                }
+            }
+        }
+        assert!(routed.len() > 15, "the route parser found only {routed:?}");
+        for path in paths.keys() {
+            let known = routed.contains(path)
+                || (path == "/a/tree/{workspace}" && routed.contains("/a/tree/{workspace}/{path}"));
+            assert!(known, "docs/openapi.json documents {path}, which no route serves");
+        }
+    }
 }
