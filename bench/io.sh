@@ -122,7 +122,8 @@ start_cells() {
     CELLS_PORT="$(free_port)"
     CELLS_URL="http://127.0.0.1:$CELLS_PORT"
     log "starting cells on $CELLS_URL"
-    CELLS_ADMIN_PASSWORD="$PASSWORD" "$CELLS_BIN" start \
+    # Request logs off, as nginx runs with access_log off.
+    CELLS_LOG=warn CELLS_ADMIN_PASSWORD="$PASSWORD" "$CELLS_BIN" start \
         --data "$TMP/cells-data" --bind "127.0.0.1:$CELLS_PORT" \
         >"$TMP/cells.log" 2>&1 &
     CELLS_PID=$!

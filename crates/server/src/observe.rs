@@ -28,14 +28,19 @@ struct Series {
 /// Request counters and latency histograms.
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<BTreeMap<(String, &'static str, u16), Series>>,
+    /// By route, then by method and status: looking up a known route allocates nothing.
+    series: Mutex<BTreeMap<String, BTreeMap<(&'static str, u16), Series>>>,
     next_id: AtomicU64,
 }
 
 impl Metrics {
-    fn record(&self, route: String, method: &'static str, status: u16, seconds: f64) {
+    fn record(&self, route: &str, method: &'static str, status: u16, seconds: f64) {
         let Ok(mut series) = self.series.lock() else { return };
-        let entry = series.entry((route, method, status)).or_default();
+        if !series.contains_key(route) {
+            series.insert(route.to_owned(), BTreeMap::new());
+        }
+        let Some(by_route) = series.get_mut(route) else { return };
+        let entry = by_route.entry((method, status)).or_default();
         entry.count += 1;
         entry.sum += seconds;
         for (bucket, bound) in entry.buckets.iter_mut().zip(BUCKETS) {
@@ -51,7 +56,7 @@ impl Metrics {
         let Ok(series) = self.series.lock() else { return out };
         out.push_str("# HELP cells_http_requests_total HTTP requests by route, method and status.\n");
         out.push_str("# TYPE cells_http_requests_total counter\n");
-        for ((route, method, status), s) in series.iter() {
+        for (route, (method, status), s) in series.iter().flat_map(|(r, m)| m.iter().map(move |(k, s)| (r, k, s))) {
             let _ = writeln!(
                 out,
                 "cells_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {}",
@@ -60,7 +65,7 @@ impl Metrics {
         }
         out.push_str("# HELP cells_http_request_duration_seconds HTTP request latency by route, method and status.\n");
         out.push_str("# TYPE cells_http_request_duration_seconds histogram\n");
-        for ((route, method, status), s) in series.iter() {
+        for (route, (method, status), s) in series.iter().flat_map(|(r, m)| m.iter().map(move |(k, s)| (r, k, s))) {
             let labels = format!("route=\"{route}\",method=\"{method}\",status=\"{status}\"");
             for (bound, count) in BUCKETS.iter().zip(s.buckets) {
                 let _ = writeln!(out, "cells_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
@@ -93,7 +98,8 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let method = method_name(request.method());
     // The route template, not the path: paths hold file names and would explode the
     // number of series.
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let span = tracing::info_span!("request", id, method, route = %route, user = tracing::field::Empty);
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

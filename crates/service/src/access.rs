@@ -95,14 +95,8 @@ impl Cells {
             WorkspaceKind::Personal => Rights::NONE,
             WorkspaceKind::Common => Rights::READ_WRITE,
             WorkspaceKind::Custom => {
-                let key = (workspace.id, user);
-                if let Some(cached) = self.caches().grants.get(&key) {
-                    cached.unwrap_or(Rights::NONE)
-                } else {
-                    let grant = self.store().grant_of(workspace.id, user).await?;
-                    self.caches().grants.insert(key, grant);
-                    grant.unwrap_or(Rights::NONE)
-                }
+                let load = async { Ok::<_, ServiceError>(self.store().grant_of(workspace.id, user).await?) };
+                self.caches().grants.get_or_load((workspace.id, user), load).await?.unwrap_or(Rights::NONE)
             }
         })
     }
@@ -113,13 +107,10 @@ impl Cells {
         let Some(scopes) = &principal.scopes else { return Ok(None) };
         let mut located = Vec::with_capacity(scopes.len());
         for scope in scopes.iter() {
-            let place = if let Some(cached) = self.caches().scope_nodes.get(&scope.node) {
-                cached
-            } else {
-                let place = self.store().node_by_id(scope.node).await?.map(|n| (n.workspace, n.path));
-                self.caches().scope_nodes.insert(scope.node, place.clone());
-                place
+            let load = async {
+                Ok::<_, ServiceError>(self.store().node_by_id(scope.node).await?.map(|n| (n.workspace, n.path)))
             };
+            let place = self.caches().scope_nodes.get_or_load(scope.node, load).await?;
             if let Some((workspace, path)) = place {
                 located.push(ScopeAt { workspace, path, rights: scope.rights });
             }
@@ -158,23 +149,13 @@ impl Cells {
     }
 
     pub(crate) async fn personal_workspace_of(&self, user: UserId) -> Result<Option<WorkspaceRecord>> {
-        if let Some(found) = self.caches().personal.get(&user) {
-            return Ok(Some(found));
-        }
-        let found = self.store().personal_workspace(user).await?;
-        if let Some(found) = &found {
-            self.caches().personal.insert(user, found.clone());
-        }
-        Ok(found)
+        let load = async { Ok::<_, ServiceError>(self.store().personal_workspace(user).await?) };
+        self.caches().personal.get_or_load(user, load).await
     }
 
     pub(crate) async fn shared_workspace(&self, slug: &str) -> Result<Option<WorkspaceRecord>> {
-        if let Some(found) = self.caches().shared.get(&slug.to_owned()) {
-            return Ok(found);
-        }
-        let found = self.store().workspace_by_slug(slug).await?;
-        self.caches().shared.insert(slug.to_owned(), found.clone());
-        Ok(found)
+        let load = async { Ok::<_, ServiceError>(self.store().workspace_by_slug(slug).await?) };
+        self.caches().shared.get_or_load(slug.to_owned(), load).await
     }
 
     /// Resolves a path for a principal. The node is `None` when nothing is there yet.
@@ -188,7 +169,7 @@ impl Cells {
         if rights.is_none() {
             return Err(not_found(path));
         }
-        let node = self.store().node_by_path(entered.workspace.id, path.inner()).await?;
+        let node = self.node_at(entered.workspace.id, path.inner()).await?;
         if passage && node.is_none() {
             return Err(not_found(path));
         }

@@ -235,8 +235,9 @@ impl Cells {
         if cached_only {
             return Err(ServiceError::Unauthenticated);
         }
+        let seen = self.caches().passwords.generation();
         let user = self.check_password(login, password).await.map_err(|_| ServiceError::Unauthenticated)?;
-        self.caches().passwords.insert(key, (user.id, Instant::now()));
+        self.caches().passwords.insert(seen, key, (user.id, Instant::now()));
         Ok(principal_of(&user))
     }
 
@@ -284,14 +285,8 @@ impl Cells {
     }
 
     pub(crate) async fn user_cached(&self, user: UserId) -> Result<Option<Arc<UserRecord>>> {
-        if let Some(record) = self.caches().users.get(&user) {
-            return Ok(Some(record));
-        }
-        let record = self.store().user_by_id(user).await?.map(Arc::new);
-        if let Some(record) = &record {
-            self.caches().users.insert(user, Arc::clone(record));
-        }
-        Ok(record)
+        let load = async { Ok::<_, ServiceError>(self.store().user_by_id(user).await?.map(Arc::new)) };
+        self.caches().users.get_or_load(user, load).await
     }
 }
 

@@ -1,8 +1,8 @@
 //! In-memory caches of what every request needs (users, workspaces, grants, recently
 //! verified passwords), so the hot path does not query the database for them.
 //!
-//! Every write that could make an entry stale bumps the database's change counter in
-//! the same transaction. This process clears its caches right after its own writes, and
+//! Every write that could make an entry stale bumps one of the database's two change
+//! counters in the same transaction (users, grants, tokens, settings; or the tree). This process clears its caches right after its own writes, and
 //! a background task polls the counter so that writes by other processes (another
 //! server, the CLI) are seen within [`POLL_INTERVAL`]. No entry is trusted by age alone.
 
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use cells_core::token::PatHash;
 use cells_core::{NodeId, Rights, UserId, WorkspaceId};
-use cells_store::{UserRecord, WorkspaceRecord};
+use cells_store::{NodeRecord, UserRecord, WorkspaceRecord};
 
 /// How often the change counter is polled.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -24,63 +24,101 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 pub const PASSWORD_TTL: Duration = Duration::from_secs(60);
 
 /// A map behind a lock, cleared as a whole.
+///
+/// Every clear starts a new generation, and an entry loaded from the database is kept
+/// only if no clear happened since the load began: a revocation that lands while a
+/// request is reading the old record cannot be undone by that request's insert.
 pub(crate) struct Cache<K, V> {
-    map: RwLock<HashMap<K, V>>,
+    inner: RwLock<Generation<K, V>>,
+}
+
+struct Generation<K, V> {
+    map: HashMap<K, V>,
+    number: u64,
 }
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     fn new() -> Self {
-        Self { map: RwLock::new(HashMap::new()) }
+        Self { inner: RwLock::new(Generation { map: HashMap::new(), number: 0 }) }
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
-        self.map.read().ok()?.get(key).cloned()
+        self.inner.read().ok()?.map.get(key).cloned()
     }
 
-    pub(crate) fn insert(&self, key: K, value: V) {
-        if let Ok(mut map) = self.map.write() {
-            // A crude bound against unbounded growth: start over when full.
-            if map.len() >= 100_000 {
-                map.clear();
+    /// The current generation: read it before loading what will be inserted.
+    pub(crate) fn generation(&self) -> u64 {
+        self.inner.read().map_or(u64::MAX, |inner| inner.number)
+    }
+
+    /// Keeps `value` unless the cache was cleared since generation `seen`.
+    pub(crate) fn insert(&self, seen: u64, key: K, value: V) {
+        if let Ok(mut inner) = self.inner.write() {
+            if inner.number != seen {
+                return;
             }
-            map.insert(key, value);
+            // A crude bound against unbounded growth: start over when full.
+            if inner.map.len() >= 100_000 {
+                inner.map.clear();
+            }
+            inner.map.insert(key, value);
         }
     }
 
+    /// The cached value, or the loaded one (cached if still current).
+    pub(crate) async fn get_or_load<E, F>(&self, key: K, load: F) -> Result<V, E>
+    where
+        F: Future<Output = Result<V, E>>,
+    {
+        if let Some(found) = self.get(&key) {
+            return Ok(found);
+        }
+        let seen = self.generation();
+        let value = load.await?;
+        self.insert(seen, key, value.clone());
+        Ok(value)
+    }
+
     fn clear(&self) {
-        if let Ok(mut map) = self.map.write() {
-            map.clear();
+        if let Ok(mut inner) = self.inner.write() {
+            inner.map.clear();
+            inner.number = inner.number.wrapping_add(1);
         }
     }
 }
 
 pub(crate) struct Caches {
-    pub(crate) users: Cache<UserId, Arc<UserRecord>>,
-    pub(crate) personal: Cache<UserId, WorkspaceRecord>,
+    pub(crate) users: Cache<UserId, Option<Arc<UserRecord>>>,
+    pub(crate) personal: Cache<UserId, Option<WorkspaceRecord>>,
     pub(crate) shared: Cache<String, Option<WorkspaceRecord>>,
     pub(crate) grants: Cache<(WorkspaceId, UserId), Option<Rights>>,
     /// Where each scoped node is (workspace, path). Moves and deletes bump the change
     /// counter, so a scope follows its node.
     pub(crate) scope_nodes: Cache<NodeId, Option<(WorkspaceId, String)>>,
+    /// Nodes by (workspace, path), present or not.
+    pub(crate) nodes: Cache<(WorkspaceId, String), Option<NodeRecord>>,
     /// Verified personal access tokens, keyed by their SHA-256.
     pub(crate) tokens: Cache<PatHash, Arc<crate::tokens::LiveToken>>,
     /// Keyed by an HMAC of login and password under a per-process key: the plaintext
     /// is never kept. The value is the user and when the entry was made.
     pub(crate) passwords: Cache<[u8; 32], (UserId, Instant)>,
     pub(crate) counter: std::sync::atomic::AtomicI64,
+    pub(crate) tree_counter: std::sync::atomic::AtomicI64,
 }
 
 impl Caches {
-    pub(crate) fn new(counter: i64) -> Self {
+    pub(crate) fn new((counter, tree_counter): (i64, i64)) -> Self {
         Self {
             users: Cache::new(),
             personal: Cache::new(),
             shared: Cache::new(),
             grants: Cache::new(),
             scope_nodes: Cache::new(),
+            nodes: Cache::new(),
             tokens: Cache::new(),
             passwords: Cache::new(),
             counter: std::sync::atomic::AtomicI64::new(counter),
+            tree_counter: std::sync::atomic::AtomicI64::new(tree_counter),
         }
     }
 
@@ -89,16 +127,26 @@ impl Caches {
         self.personal.clear();
         self.shared.clear();
         self.grants.clear();
-        self.scope_nodes.clear();
+        self.tree_changed();
         self.tokens.clear();
         self.passwords.clear();
     }
 
-    /// Clears everything if the counter moved since last seen.
-    pub(crate) fn observe(&self, counter: i64) {
-        let previous = self.counter.swap(counter, std::sync::atomic::Ordering::AcqRel);
-        if previous != counter {
+    /// Clears what the tree holds: nodes, and where scoped nodes are.
+    pub(crate) fn tree_changed(&self) {
+        self.nodes.clear();
+        self.scope_nodes.clear();
+    }
+
+    /// Clears everything if the main counter moved since last seen, the tree caches if
+    /// the tree counter did.
+    pub(crate) fn observe(&self, (counter, tree_counter): (i64, i64)) {
+        use std::sync::atomic::Ordering;
+        if self.counter.swap(counter, Ordering::AcqRel) != counter {
             self.clear();
+        }
+        if self.tree_counter.swap(tree_counter, Ordering::AcqRel) != tree_counter {
+            self.tree_changed();
         }
     }
 }

@@ -101,7 +101,9 @@ impl Cells {
             size: i64::try_from(size).map_err(|_| ServiceError::BadRequest("file too large".into()))?,
             blob: Some(blob),
         };
-        let (node, created, replaced) = match self.store().put_file(&new, cells_core::now()).await {
+        let put = self.store().put_file(&new, cells_core::now()).await;
+        self.tree_changed();
+        let (node, created, replaced) = match put {
             Ok(done) => done,
             Err(err) => {
                 self.blobs().delete(vec![blob]).await?;

@@ -78,7 +78,7 @@ impl Cells {
         let now = cells_core::now();
         store.ensure_common_workspace(now).await?;
         let keys = auth::Keys::load(&store, now).await?;
-        let counter = store.change_counter().await?;
+        let counter = store.change_counters().await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -107,6 +107,17 @@ impl Cells {
     /// the change counter move).
     pub(crate) fn changed(&self) {
         self.inner.caches.clear();
+    }
+
+    /// Clears this process's tree caches after one of its own writes to the tree.
+    pub(crate) fn tree_changed(&self) {
+        self.inner.caches.tree_changed();
+    }
+
+    /// A node by workspace and path, through the node cache.
+    pub(crate) async fn node_at(&self, workspace: cells_core::WorkspaceId, path: &str) -> Result<Option<NodeRecord>> {
+        let load = async { Ok::<_, ServiceError>(self.store().node_by_path(workspace, path).await?) };
+        self.caches().nodes.get_or_load((workspace, path.to_owned()), load).await
     }
 
     /// Drops everything this process cached (users, workspaces, grants, verified tokens
@@ -143,7 +154,7 @@ impl Cells {
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                match cells.inner.store.change_counter().await {
+                match cells.inner.store.change_counters().await {
                     Ok(counter) => cells.inner.caches.observe(counter),
                     Err(err) => tracing::warn!(error = %err, "cannot read the change counter"),
                 }

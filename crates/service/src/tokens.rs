@@ -277,6 +277,7 @@ impl Cells {
             if cached_only {
                 return Err(ServiceError::Unauthenticated);
             }
+            let seen = self.caches().tokens.generation();
             let Some(record) = self.store().token_by_hash(&hash).await? else {
                 tracing::info!(reason = "unknown token", "personal access token refused");
                 return Err(ServiceError::Unauthenticated);
@@ -287,7 +288,7 @@ impl Cells {
                 last_written: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
                 record,
             });
-            self.caches().tokens.insert(hash, Arc::clone(&live));
+            self.caches().tokens.insert(seen, hash, Arc::clone(&live));
             live
         };
         let now = cells_core::now();

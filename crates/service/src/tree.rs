@@ -19,6 +19,21 @@ fn view(entered: &Entered, node: NodeRecord) -> NodeView {
     NodeView { node, path }
 }
 
+/// Refuses a move or copy of `node` (with `subtree`, its descendants) to `to` that would
+/// give a descendant a path longer than [`TreePath::MAX_PATH`]: no request could name it.
+fn check_new_paths(subtree: &[NodeRecord], node: &NodeRecord, to: &TreePath) -> Result<()> {
+    let longest = subtree.iter().map(|n| n.path.len()).max().unwrap_or(node.path.len());
+    // Measured as `TreePath` measures: `{workspace}/{path}`.
+    let new_len = to.workspace().len() + 1 + to.inner().len() + longest.saturating_sub(node.path.len());
+    if new_len > TreePath::MAX_PATH {
+        return Err(ServiceError::BadRequest(format!(
+            "{to} would give a file or folder inside it a path longer than {} bytes",
+            TreePath::MAX_PATH
+        )));
+    }
+    Ok(())
+}
+
 /// The most children one listing page holds.
 pub const MAX_PAGE: i64 = 10_000;
 
@@ -124,8 +139,9 @@ impl Cells {
             size: 0,
             blob: None,
         };
-        let node = self.store().create_node(&new, cells_core::now()).await?;
-        Ok(view(&entered, node))
+        let node = self.store().create_node(&new, cells_core::now()).await;
+        self.tree_changed();
+        Ok(view(&entered, node?))
     }
 
     /// Moves or renames a node with its subtree; its UUID (and its descendants') stays.
@@ -142,9 +158,10 @@ impl Cells {
         if self.store().node_by_path(entered.workspace.id, to.inner()).await?.is_some() {
             return Err(ServiceError::Conflict(format!("{to} already exists")));
         }
-        let moved =
-            self.store().move_node(&node, entered.workspace.id, parent.id, to.inner(), cells_core::now()).await?;
-        Ok(view(&entered, moved))
+        check_new_paths(&self.store().subtree(&node).await?, &node, to)?;
+        let moved = self.store().move_node(&node, entered.workspace.id, parent.id, to.inner(), cells_core::now()).await;
+        self.tree_changed();
+        Ok(view(&entered, moved?))
     }
 
     /// Copies a node with its subtree; the copies get new UUIDs and their own blobs.
@@ -167,6 +184,7 @@ impl Cells {
             return Err(ServiceError::Conflict(format!("{to} already exists")));
         }
         let subtree = self.store().subtree(&node).await?;
+        check_new_paths(&subtree, &node, to)?;
         let plan = self.copy_plan(&subtree, &node, to, parent.id).await?;
         let new_nodes: Vec<(NodeId, NewNode<'_>)> = plan
             .iter()
@@ -186,7 +204,9 @@ impl Cells {
             })
             .collect();
         let blobs: Vec<_> = plan.iter().filter_map(|p| p.4).collect();
-        if let Err(err) = self.store().insert_subtree(&new_nodes, cells_core::now()).await {
+        let inserted = self.store().insert_subtree(&new_nodes, cells_core::now()).await;
+        self.tree_changed();
+        if let Err(err) = inserted {
             self.blobs().delete(blobs).await?;
             return Err(err.into());
         }
@@ -232,8 +252,9 @@ impl Cells {
     /// 404 when not visible, 403 when read-only or a workspace root.
     pub async fn delete(&self, principal: &Principal, path: &TreePath) -> Result<()> {
         let (_, node) = self.movable(principal, path).await?;
-        let blobs = self.store().delete_subtree(&node).await?;
-        self.blobs().delete(blobs).await?;
+        let blobs = self.store().delete_subtree(&node).await;
+        self.tree_changed();
+        self.blobs().delete(blobs?).await?;
         Ok(())
     }
 

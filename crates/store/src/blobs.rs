@@ -2,10 +2,11 @@
 //!
 //! A blob is written to `tmp/` and renamed into `blobs/` only once complete and synced,
 //! so a crash mid-upload leaves at most a stray temporary file, never a visible partial
-//! file. Reads are built for the hot path: a small read (at most [`CHUNK`] bytes) costs
-//! one hop to the blocking pool (open, position, read and close together), and a large
-//! one streams [`CHUNK`]-sized positional reads, one hop each. Writes are buffered to the
-//! same size before each hop.
+//! file. Reads are built for the hot path: a small read (at most [`INLINE_READ`] bytes)
+//! is done on the calling thread, a few pages from the page cache being cheaper than a
+//! hop to the blocking pool; a read up to [`CHUNK`] costs one hop (open, position, read
+//! and close together); a larger one streams [`CHUNK`]-sized positional reads, one hop
+//! each. Writes are buffered to [`CHUNK`] before each hop.
 
 use std::fs::File;
 use std::io;
@@ -20,6 +21,9 @@ use futures_util::Stream;
 
 /// Bytes read or written per hop to the blocking thread pool.
 pub const CHUNK: usize = 256 * 1024;
+
+/// Reads up to this size are done on the calling thread, without a hop.
+pub const INLINE_READ: u64 = 64 * 1024;
 
 /// The blob store rooted at a folder. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -87,6 +91,12 @@ impl Blobs {
     /// When the blob cannot be opened or read.
     pub async fn read(&self, blob: BlobId, offset: u64, len: u64) -> io::Result<BlobReader> {
         let path = self.blob_path(blob);
+        if len <= INLINE_READ {
+            // A few pages, most often from the page cache: cheaper here than a hop to the
+            // blocking pool and back.
+            let file = File::open(path)?;
+            return Ok(BlobReader::Whole(read_exact_at(&file, offset, usize::try_from(len).unwrap_or(0))?));
+        }
         let first_len = usize::try_from(len).unwrap_or(usize::MAX).min(CHUNK);
         let (file, first) = blocking(move || {
             let file = File::open(path)?;

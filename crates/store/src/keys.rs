@@ -11,6 +11,11 @@ pub(crate) async fn bump_change_counter(tx: &mut Transaction<'_, Sqlite>) -> Res
     Ok(())
 }
 
+pub(crate) async fn bump_tree_counter(tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
+    sqlx::query("UPDATE change_counter SET tree = tree + 1 WHERE id = 1").execute(&mut **tx).await?;
+    Ok(())
+}
+
 impl Store {
     /// Returns the key stored under `name`, storing `fresh` first if there is none. Safe
     /// when several processes start at once: the first insert wins and all read it back.
@@ -52,12 +57,20 @@ impl Store {
         Ok(())
     }
 
-    /// The current value of the change counter; it grows on every change that a cache
-    /// may depend on.
+    /// The change counter of users, grants, tokens and settings.
     ///
     /// # Errors
     /// On a database failure.
     pub async fn change_counter(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT value FROM change_counter WHERE id = 1").fetch_one(&self.pool).await?)
+        Ok(self.change_counters().await?.0)
+    }
+
+    /// Both change counters: the first grows on every change to users, grants, tokens and
+    /// settings; the second on every change to the tree.
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn change_counters(&self) -> Result<(i64, i64)> {
+        Ok(sqlx::query_as("SELECT value, tree FROM change_counter WHERE id = 1").fetch_one(&self.pool).await?)
     }
 }

@@ -156,6 +156,7 @@ impl Store {
         let id = NodeId::random();
         let mut tx = self.pool.begin().await?;
         insert(&mut tx, id, node, now).await?;
+        crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
         self.node_by_id(id).await?.ok_or(StoreError::Vanished)
     }
@@ -195,6 +196,7 @@ impl Store {
                 (id, true, None)
             }
         };
+        crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
         let record = self.node_by_id(id).await?.ok_or(StoreError::Vanished)?;
         Ok((record, created, replaced))
@@ -240,8 +242,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
-        // Token scopes name nodes by UUID: caches that located them must follow.
-        crate::keys::bump_change_counter(&mut tx).await?;
+        crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
         self.node_by_id(node.id).await?.ok_or(StoreError::Vanished)
     }
@@ -255,6 +256,7 @@ impl Store {
         for (id, node) in nodes {
             insert(&mut tx, *id, node, now).await?;
         }
+        crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -284,7 +286,7 @@ impl Store {
             .bind(&high)
             .execute(&mut *tx)
             .await?;
-        crate::keys::bump_change_counter(&mut tx).await?;
+        crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
         Ok(blobs)
     }
