@@ -25,6 +25,32 @@ pub use observe::Metrics;
 pub struct AppState {
     pub cells: Cells,
     pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+}
+
+/// When the database last answered a health check (milliseconds on a monotonic clock).
+#[derive(Default)]
+pub struct Health {
+    start: std::sync::OnceLock<std::time::Instant>,
+    last_ok_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Health {
+    fn now_ms(&self) -> u64 {
+        let start = self.start.get_or_init(std::time::Instant::now);
+        u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX).saturating_add(1)
+    }
+
+    /// Whether the database answered less than a second ago.
+    pub fn fresh(&self) -> bool {
+        let last = self.last_ok_ms.load(std::sync::atomic::Ordering::Acquire);
+        last != 0 && self.now_ms().saturating_sub(last) < 1000
+    }
+
+    pub fn record(&self, ok: bool) {
+        let value = if ok { self.now_ms() } else { 0 };
+        self.last_ok_ms.store(value, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// Serves HTTP on `listener` until `shutdown` completes, then lets requests in flight
@@ -37,7 +63,7 @@ pub async fn serve(
     cells: Cells,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState { cells, metrics: Arc::new(Metrics::default()) };
+    let state = AppState { cells, metrics: Arc::new(Metrics::default()), health: Arc::new(Health::default()) };
     let app = routes::router(state);
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(err) = tcp.set_nodelay(true) {

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/auth.sh — what authentication costs on a small request, in one run.
+#
+# Against one cells server (request logs off), wrk drives for $DURATION seconds each:
+#   pat-bearer   GET /io/personal-files/small.bin (4 KiB), Authorization: Bearer cpat_...
+#   pat-basic    the same, Basic admin:cpat_...
+#   login-token  the same, Bearer <access token from POST /oauth2/token>
+#   password     the same, Basic admin:password (verified once, then cached)
+#   no-auth      GET /healthz: the same server and router with no authentication and
+#                no file (its database ping is cached for a second), the floor of a
+#                request's cost
+# and prints each figure with its ratio to no-auth and to pat-bearer.
+#
+#   bash bench/auth.sh            (DURATION=10 CONNECTIONS=32 CELLS_BIN=path to skip the build)
+#
+# Installs wrk and curl from Debian if missing. Output: a table, and the same markdown in
+# bench/out/auth-<date>.md.
+set -euo pipefail
+
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-32}"
+PASSWORD="benchpass123"
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
+
+log() { printf '[auth.sh] %s\n' "$*" >&2; }
+die() { printf '[auth.sh] ERROR: %s\n' "$*" >&2; exit 1; }
+
+missing=()
+for tool in wrk curl python3; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if ((${#missing[@]})); then
+    [[ $EUID -eq 0 ]] || die "need root to install: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+if [[ -z "${CELLS_BIN:-}" ]]; then
+    log "building cells (release)"
+    (cd "$REPO_ROOT" && cargo build --release -p cells) >&2
+    CELLS_BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/cells"
+fi
+[[ -x "$CELLS_BIN" ]] || die "no cells binary at $CELLS_BIN"
+
+TMP="$(mktemp -d -t cells-bench-auth.XXXXXX)"
+PID=""
+cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf -- "$TMP"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+URL="http://127.0.0.1:$PORT"
+CELLS_LOG=warn CELLS_ADMIN_PASSWORD="$PASSWORD" "$CELLS_BIN" start --data "$TMP/data" --bind "127.0.0.1:$PORT" \
+    >"$TMP/cells.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 240); do
+    curl -fs -o /dev/null "$URL/healthz" && break
+    kill -0 "$PID" 2>/dev/null || { cat "$TMP/cells.log" >&2; die "cells did not start"; }
+    sleep 0.25
+done
+
+ACCESS="$(curl -fsS "$URL/oauth2/token" -d grant_type=password -d username=admin -d "password=$PASSWORD" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
+PAT="$("$CELLS_BIN" admin --data "$TMP/data" user token -u admin -a 1h -q)"
+head -c 4096 /dev/urandom >"$TMP/small.bin"
+curl -fsS -o /dev/null -T "$TMP/small.bin" -H "Authorization: Bearer $PAT" "$URL/io/personal-files/small.bin"
+
+FILE="$URL/io/personal-files/small.bin"
+declare -A HEADER=(
+    [pat-bearer]="Authorization: Bearer $PAT"
+    [pat-basic]="Authorization: Basic $(printf 'admin:%s' "$PAT" | base64 -w0)"
+    [login-token]="Authorization: Bearer $ACCESS"
+    [password]="Authorization: Basic $(printf 'admin:%s' "$PASSWORD" | base64 -w0)"
+    [no-auth]="X-Nothing: 1"
+)
+declare -A TARGET=([pat-bearer]="$FILE" [pat-basic]="$FILE" [login-token]="$FILE" [password]="$FILE" [no-auth]="$URL/healthz")
+ORDER=(no-auth pat-bearer pat-basic login-token password)
+
+for name in "${ORDER[@]}"; do
+    got="$(curl -s -o /dev/null -w '%{http_code}' -H "${HEADER[$name]}" "${TARGET[$name]}")"
+    [[ "$got" == 200 ]] || die "$name: ${TARGET[$name]} answered $got"
+done
+
+declare -A RPS=()
+for name in "${ORDER[@]}"; do
+    wrk -t2 -c"$CONNECTIONS" -d2s -H "${HEADER[$name]}" "${TARGET[$name]}" >/dev/null
+    out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -H "${HEADER[$name]}" "${TARGET[$name]}")"
+    grep -q 'Non-2xx' <<<"$out" && { printf '%s\n' "$out" >&2; die "$name: non-2xx answers"; }
+    RPS[$name]="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+    log "$name: ${RPS[$name]} req/s"
+done
+
+mkdir -p "$SCRIPT_DIR/out"
+report="$SCRIPT_DIR/out/auth-$(date +%Y%m%d-%H%M%S).md"
+python3 - "$report" "$DURATION" "$CONNECTIONS" "${ORDER[@]/#/}" <<EOF
+import sys
+report, duration, conns, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+rps = {$(for n in "${ORDER[@]}"; do printf '"%s": %s, ' "$n" "${RPS[$n]}"; done)}
+lines = [f"wrk -t2 -c{conns} -d{duration}s, 4 KiB GET /io (no-auth: GET /healthz)", "",
+         "| credentials | req/s | vs no-auth | vs pat-bearer |", "|---|---:|---:|---:|"]
+for n in names:
+    lines.append(f"| {n} | {rps[n]:.0f} | {rps[n] / rps['no-auth']:.2f}x | {rps[n] / rps['pat-bearer']:.2f}x |")
+text = "\n".join(lines)
+print(text)
+open(report, "w").write(text + "\n")
+EOF
+log "written to $report"
