@@ -116,14 +116,17 @@ enum WorkspaceCommand {
 }
 
 /// Reads the password option: a value, `-` for one line of standard input, or `None`.
-fn password_arg(password: Option<String>) -> anyhow::Result<Option<SecretString>> {
+/// A password that cannot be read is the caller's mistake (exit status 2).
+fn password_arg(password: Option<String>) -> Result<Option<SecretString>, ServiceError> {
     match password.as_deref() {
         Some("-") => {
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
+            std::io::stdin().lock().read_line(&mut line).map_err(|err| {
+                ServiceError::BadRequest(format!("cannot read the password from standard input: {err}"))
+            })?;
             let line = line.trim_end_matches(['\r', '\n']).to_owned();
             if line.is_empty() {
-                anyhow::bail!("no password on standard input");
+                return Err(ServiceError::BadRequest("no password on standard input".into()));
             }
             Ok(Some(SecretString::from(line)))
         }
@@ -165,7 +168,11 @@ async fn user(cells: &Cells, admin: Admin, command: UserCommand) -> anyhow::Resu
     Ok(match command {
         UserCommand::Create { login, password, profile, display_name } => {
             let profile: Profile = profile.parse().map_err(anyhow::Error::msg)?;
-            let new = CreateUser { login, password: password_arg(password)?, profile, display_name };
+            let password = match password_arg(password) {
+                Ok(password) => password,
+                Err(err) => return Ok(Err(err)),
+            };
+            let new = CreateUser { login, password, profile, display_name };
             cells.create_user(admin, new).await.map(|(user, generated)| {
                 println!("Created user {} ({}, {})", user.login, user.profile, user.id);
                 if let Some(password) = generated {
@@ -187,7 +194,10 @@ async fn user(cells: &Cells, admin: Admin, command: UserCommand) -> anyhow::Resu
             ExitCode::SUCCESS
         }),
         UserCommand::SetPwd { login, password } => {
-            let given = password_arg(password)?;
+            let given = match password_arg(password) {
+                Ok(given) => given,
+                Err(err) => return Ok(Err(err)),
+            };
             let password = given.clone().unwrap_or_else(cells_service::passwords::generate);
             let change = ChangeUser { password: Some(password.clone()), ..ChangeUser::default() };
             cells.update_user(admin, &login, change).await.map(|_| {

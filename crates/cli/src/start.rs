@@ -1,5 +1,6 @@
 //! `cells start`: opens the store, creates the first admin on a new database, and serves
-//! until SIGINT or SIGTERM, then lets requests in flight finish.
+//! until SIGINT or SIGTERM, then lets requests in flight finish (for at most
+//! [`SHUTDOWN_GRACE`]).
 
 use anyhow::Context;
 use clap::Args;
@@ -7,6 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{ServerArgs, Settings, StoreArgs};
+
+/// How long requests in flight may take to finish after SIGINT or SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Args, Debug)]
 pub struct StartArgs {
@@ -74,7 +78,26 @@ pub async fn run(args: StartArgs) -> anyhow::Result<()> {
     tracing::info!(data = %settings.data.display(), sftp_bind = %settings.sftp_bind, "store ready (SFTP is not served by this version)");
     println!("cells listening on http://{address}");
     let upkeep = cells.spawn_upkeep();
-    let served = cells_server::serve(listener, cells.clone(), shutdown_signal()).await;
+    // Requests in flight get SHUTDOWN_GRACE to finish: a stalled client (an upload that
+    // stopped sending, its socket still open) must not keep the process alive forever.
+    let signalled = std::sync::Arc::new(tokio::sync::Notify::new());
+    let shutdown = {
+        let signalled = std::sync::Arc::clone(&signalled);
+        async move {
+            shutdown_signal().await;
+            signalled.notify_one();
+        }
+    };
+    let served = tokio::select! {
+        served = cells_server::serve(listener, cells.clone(), shutdown) => served,
+        () = async {
+            signalled.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period: stopping");
+            Ok(())
+        }
+    };
     upkeep.abort();
     cells.close().await;
     served.context("the HTTP server failed")

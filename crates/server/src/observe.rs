@@ -25,11 +25,13 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+type ByMethodStatus = BTreeMap<(&'static str, u16), Series>;
+
 /// Request counters and latency histograms.
 #[derive(Default)]
 pub struct Metrics {
     /// By route, then by method and status: looking up a known route allocates nothing.
-    series: Mutex<BTreeMap<String, BTreeMap<(&'static str, u16), Series>>>,
+    series: Mutex<BTreeMap<String, ByMethodStatus>>,
     next_id: AtomicU64,
 }
 

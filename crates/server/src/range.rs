@@ -115,21 +115,20 @@ pub fn evaluate(conditions: &Conditions<'_>, etag: Option<&str>, mtime: Option<i
         if !list_matches(list, etag, false) {
             return Precondition::Failed;
         }
-    } else if let (Some(since), Some(mtime)) = (conditions.if_unmodified_since.and_then(http_date), mtime) {
-        if system_time(mtime) > since {
-            return Precondition::Failed;
-        }
+    } else if let (Some(since), Some(mtime)) = (conditions.if_unmodified_since.and_then(http_date), mtime)
+        && system_time(mtime) > since
+    {
+        return Precondition::Failed;
     }
     if let Some(list) = conditions.if_none_match {
         if list_matches(list, etag, true) {
             return if safe { Precondition::NotModified } else { Precondition::Failed };
         }
-    } else if safe {
-        if let (Some(since), Some(mtime)) = (conditions.if_modified_since.and_then(http_date), mtime) {
-            if system_time(mtime) <= since {
-                return Precondition::NotModified;
-            }
-        }
+    } else if safe
+        && let (Some(since), Some(mtime)) = (conditions.if_modified_since.and_then(http_date), mtime)
+        && system_time(mtime) <= since
+    {
+        return Precondition::NotModified;
     }
     Precondition::Proceed
 }

@@ -134,8 +134,19 @@ impl Cells {
         ip: Option<std::net::IpAddr>,
     ) -> Result<Grant> {
         if let Some(retry_after) = self.inner.limiter.retry_after(ip) {
-            return Err(ServiceError::Throttled { retry_after });
+            // Only a password verified moments ago (and so not a guess) still passes.
+            let cached = self.authenticate_password(login, password, true).await;
+            let user = match cached {
+                Ok(principal) => self.user_cached(principal.user).await?,
+                Err(_) => None,
+            };
+            return match user {
+                Some(user) => self.issue_grant(&user).await,
+                None => Err(ServiceError::Throttled { retry_after }),
+            };
         }
+        let seen = self.caches().passwords.generation();
+        let key = self.password_cache_key(login, &password);
         let user = match self.check_password(login, password).await {
             Ok(user) => user,
             Err(err) => {
@@ -143,6 +154,7 @@ impl Cells {
                 return Err(err);
             }
         };
+        self.caches().passwords.insert(seen, key, (user.id, Instant::now()));
         self.issue_grant(&user).await
     }
 
@@ -227,10 +239,10 @@ impl Cells {
     /// [`ServiceError::Unauthenticated`] on any failure.
     async fn authenticate_password(&self, login: &str, password: SecretString, cached_only: bool) -> Result<Principal> {
         let key = self.password_cache_key(login, &password);
-        if let Some((user, at)) = self.caches().passwords.get(&key) {
-            if at.elapsed() < PASSWORD_TTL {
-                return self.active_principal(user).await;
-            }
+        if let Some((user, at)) = self.caches().passwords.get(&key)
+            && at.elapsed() < PASSWORD_TTL
+        {
+            return self.active_principal(user).await;
         }
         if cached_only {
             return Err(ServiceError::Unauthenticated);

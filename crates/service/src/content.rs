@@ -74,10 +74,10 @@ impl Cells {
     /// missing or a folder has that name.
     pub async fn begin_upload(&self, principal: &Principal, path: &TreePath) -> Result<Upload> {
         let (entered, parent) = self.writable_parent(principal, path).await?;
-        if let Some(existing) = self.store().node_by_path(entered.workspace.id, path.inner()).await? {
-            if existing.kind == NodeKind::Collection {
-                return Err(ServiceError::Conflict(format!("{path} is a folder")));
-            }
+        if let Some(existing) = self.store().node_by_path(entered.workspace.id, path.inner()).await?
+            && existing.kind == NodeKind::Collection
+        {
+            return Err(ServiceError::Conflict(format!("{path} is a folder")));
         }
         let writer = self.blobs().writer().await?;
         Ok(Upload { entered, parent, path: path.clone(), writer })

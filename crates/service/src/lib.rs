@@ -159,7 +159,7 @@ impl Cells {
                     Err(err) => tracing::warn!(error = %err, "cannot read the change counter"),
                 }
                 // Every ten minutes (and at start): sweep and prune.
-                if ticks % 2400 == 0 {
+                if ticks.is_multiple_of(2400) {
                     cells.sweep().await;
                 }
                 ticks += 1;

@@ -216,7 +216,6 @@ impl Cells {
     }
 
     /// New ids, parents, paths and blob copies for a copied subtree (parents first).
-    #[expect(clippy::type_complexity, reason = "a private plan, consumed right away")]
     async fn copy_plan<'a>(
         &self,
         subtree: &'a [NodeRecord],

@@ -18,7 +18,7 @@ use crate::wire::{NodeJson, path_after};
 
 const PREFIX: &str = "/io/";
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

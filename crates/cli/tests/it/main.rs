@@ -1,0 +1,29 @@
+//! Black-box tests of the `cells` binary: each test starts the real server on a free
+//! port with a temp data dir (see [`support::TestServer`]) and talks to it over HTTP,
+//! with `curl`, and with `cells admin`.
+//!
+//! - `tour`: the README tour, with the real `curl`.
+//! - `bad_input`: every route refuses client mistakes with a JSON error, never a 5xx.
+//! - `access`: personal, common and custom workspaces; grants and their revocation.
+//! - `oauth`: the token endpoint, refresh rotation, locked users.
+//! - `io`: content, ranges, conditional requests, listings, copies.
+//! - `admin_cli`: `cells admin` against the store of a running server.
+//! - `crash`: SIGKILL mid-upload leaves no trace and a sound database.
+//! - `memory`: a 1 GiB file each way in bounded server memory.
+//! - `ops`: health, metrics, logs without secrets, graceful shutdown, first start.
+//!
+//! `support` holds the `TestServer` helper, `client` the HTTP side of it.
+
+#![expect(clippy::unwrap_used, reason = "tests fail loudly on any unexpected error")]
+
+mod access;
+mod admin_cli;
+mod bad_input;
+mod client;
+mod crash;
+mod io;
+mod memory;
+mod oauth;
+mod ops;
+mod support;
+mod tour;

@@ -1,0 +1,321 @@
+//! The `TestServer` helper: the real `cells` binary on a free port with a temp data dir,
+//! its stderr log in a file beside the data, and clients to talk to it.
+//!
+//! - [`TestServer`]: start, SIGKILL, restart on the same data, SIGTERM, the admin CLI.
+//! - [`Session`]: reqwest with one set of credentials, for ordinary requests.
+//! - [`TestServer::raw`]: a bare HTTP/1.1 request over TCP, for targets that a URL
+//!   parser would normalise (`..`, `.`, bad percent-encoding).
+//! - [`Reply`]: status, headers and body, with assertions on the error shape.
+
+use std::fs::File;
+use std::future::Future;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::client::parse_raw;
+pub use crate::client::{Reply, Session, base64, enc};
+
+pub const ADMIN_PASSWORD: &str = "Adm1n-pässword-7f3a9c";
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A running `cells start`, killed on drop.
+pub struct TestServer {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    port: u16,
+    admin_password: Option<String>,
+    log_level: String,
+    stdout: Vec<String>,
+    pub client: reqwest::Client,
+}
+
+impl TestServer {
+    /// Starts a server whose admin password is [`ADMIN_PASSWORD`].
+    pub fn start() -> Self {
+        Self::start_with(Some(ADMIN_PASSWORD), "info")
+    }
+
+    /// Starts a server; without a password, the server generates one.
+    pub fn start_with(admin_password: Option<&str>, log_level: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let client = reqwest::Client::builder().no_proxy().build().expect("a reqwest client");
+        let mut server = Self {
+            dir,
+            child: None,
+            port: 0,
+            admin_password: admin_password.map(str::to_owned),
+            log_level: log_level.to_owned(),
+            stdout: Vec::new(),
+            client,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let log = File::options().create(true).append(true).open(self.log_path()).expect("the log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cells"));
+        command
+            .args(["start", "--data"])
+            .arg(self.data())
+            .args(["--bind", "127.0.0.1:0", "--sftp-bind", "127.0.0.1:0"])
+            .env("CELLS_LOG", &self.log_level)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        for name in ["CELLS_CONFIG", "CELLS_DATA", "CELLS_DATABASE_URL", "CELLS_STORAGE_URL", "CELLS_BIND"] {
+            command.env_remove(name);
+        }
+        match &self.admin_password {
+            Some(password) => command.env("CELLS_ADMIN_PASSWORD", password),
+            None => command.env_remove("CELLS_ADMIN_PASSWORD"),
+        };
+        let mut child = command.spawn().expect("cells start");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (lines_tx, lines_rx) = mpsc::channel();
+        // Keeps reading to the end, so the server never writes to a closed pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(left) {
+                Ok(line) => {
+                    let port = line.strip_prefix("cells listening on http://127.0.0.1:").map(str::parse::<u16>);
+                    self.stdout.push(line);
+                    if let Some(port) = port {
+                        self.port = port.expect("a port number");
+                        return;
+                    }
+                }
+                Err(_) => panic!("the server did not start; stdout: {:?}; log:\n{}", self.stdout, self.log()),
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("server.log")
+    }
+
+    /// Everything the server wrote to stderr, over all its runs.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The stdout lines read up to the listening line, over all runs.
+    pub fn stdout(&self) -> &[String] {
+        &self.stdout
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self, target: &str) -> String {
+        format!("http://127.0.0.1:{}{target}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("a running server").id()
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reap");
+        }
+    }
+
+    /// Starts again on the same data dir (on a new port).
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// SIGTERM; waits at most `limit` for the exit.
+    pub fn terminate(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        self.terminate_with("-TERM", limit)
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`) with `kill`; waits at most `limit` for the exit.
+    pub fn terminate_with(&mut self, signal: &str, limit: Duration) -> (ExitStatus, Duration) {
+        let mut child = self.child.take().expect("a running server");
+        let started = Instant::now();
+        let sent = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill");
+        assert!(sent.success());
+        while started.elapsed() < limit {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return (status, started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().expect("SIGKILL after the deadline");
+        child.wait().expect("reap");
+        panic!("the server did not exit within {limit:?} of SIGTERM; log:\n{}", self.log());
+    }
+
+    /// The server's peak resident set size, in bytes (`VmHWM`).
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc/PID/status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("a VmHWM line");
+        let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM in kB");
+        kib * 1024
+    }
+
+    /// `cells admin --data DIR ARGS...`, with `stdin` fed to it.
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cells"))
+            .arg("admin")
+            .arg("--data")
+            .arg(self.data())
+            .args(args)
+            .env_remove("CELLS_DATABASE_URL")
+            .env_remove("CELLS_STORAGE_URL")
+            .env_remove("CELLS_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cells admin");
+        let mut input = child.stdin.take().expect("piped stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("cells admin output")
+    }
+
+    pub fn anonymous(&self) -> Session {
+        Session { client: self.client.clone(), base: self.url(""), auth: None }
+    }
+
+    pub fn bearer(&self, token: &str) -> Session {
+        Session { auth: Some(format!("Bearer {token}")), ..self.anonymous() }
+    }
+
+    pub fn basic(&self, login: &str, password: &str) -> Session {
+        let encoded = base64(format!("{login}:{password}").as_bytes());
+        Session { auth: Some(format!("Basic {encoded}")), ..self.anonymous() }
+    }
+
+    /// `POST /oauth2/token` with the password grant.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> Reply {
+        let request = self.client.post(self.url("/oauth2/token")).form(form);
+        Session::send(request).await
+    }
+
+    /// Logs in and returns the whole grant.
+    pub async fn login_grant(&self, login: &str, password: &str) -> Value {
+        let reply =
+            self.token_request(&[("grant_type", "password"), ("username", login), ("password", password)]).await;
+        reply.expect(200).json()
+    }
+
+    /// Logs in and returns a Bearer session.
+    pub async fn login(&self, login: &str, password: &str) -> Session {
+        let grant = self.login_grant(login, password).await;
+        self.bearer(grant["access_token"].as_str().expect("an access_token"))
+    }
+
+    pub async fn admin(&self) -> Session {
+        self.login("admin", self.admin_password.as_deref().expect("a known admin password")).await
+    }
+
+    /// Creates a standard user through the admin REST API and logs them in.
+    pub async fn user(&self, admin: &Session, login: &str, password: &str) -> Session {
+        admin.post("/a/users", &json!({"Login": login, "Password": password})).await.expect(201);
+        self.login(login, password).await
+    }
+
+    /// A bare HTTP/1.1 request; `target` is sent exactly as given.
+    pub fn raw(&self, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        stream.set_read_timeout(Some(Duration::from_secs(60))).expect("read timeout");
+        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port);
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).expect("write head");
+        stream.write_all(body).expect("write body");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("read answer");
+        parse_raw(&answer, method == "HEAD").unwrap_or_else(|| panic!("a malformed answer to {method} {target}"))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), different per seed.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A name of exactly 255 bytes, with multi-byte characters and awkward ones.
+pub fn long_name() -> String {
+    let mut name = String::from("long # % ");
+    while name.len() + "é".len() <= 255 {
+        name.push('é');
+    }
+    while name.len() < 255 {
+        name.push('x');
+    }
+    name
+}
+
+/// Polls `check` every 50 ms until it holds; panics after `limit`. Returns the time taken.
+pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
