@@ -161,11 +161,7 @@ impl TreePath {
     /// Whether `self` is `other` or inside it.
     #[must_use]
     pub fn is_within(&self, other: &Self) -> bool {
-        self.workspace == other.workspace
-            && (other.inner.is_empty()
-                || self.inner == other.inner
-                || (self.inner.starts_with(&other.inner)
-                    && self.inner.as_bytes().get(other.inner.len()) == Some(&b'/')))
+        self.workspace == other.workspace && crate::reach::is_within(&self.inner, &other.inner)
     }
 }
 
