@@ -107,20 +107,19 @@ impl Blobs {
         if first.len() as u64 >= len {
             return Ok(BlobReader::Whole(first));
         }
-        let file = Arc::new(file);
-        let next = offset + first.len() as u64;
-        let remaining = len - first.len() as u64;
-        let rest = futures_util::stream::try_unfold((file, next, remaining), |(file, offset, remaining)| async move {
-            if remaining == 0 {
-                return Ok(None);
-            }
-            let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(CHUNK);
-            let chunk = blocking({
-                let file = Arc::clone(&file);
-                move || read_exact_at(&file, offset, want)
-            })
-            .await?;
-            Ok(Some((chunk, (file, offset + want as u64, remaining - want as u64))))
+        let mut ahead = ReadAhead {
+            file: Arc::new(file),
+            offset: offset + first.len() as u64,
+            remaining: len - first.len() as u64,
+            pending: None,
+        };
+        // Read the next chunk while the first one is being sent.
+        ahead.start_next();
+        let rest = futures_util::stream::try_unfold(ahead, |mut ahead| async move {
+            let Some(pending) = ahead.pending.take() else { return Ok(None) };
+            let chunk = pending.await.map_err(io::Error::other)??;
+            ahead.start_next();
+            Ok(Some((chunk, ahead)))
         });
         let first = futures_util::stream::iter([Ok(first)]);
         Ok(BlobReader::Stream(Box::new(futures_util::StreamExt::chain(first, Box::pin(rest)))))
@@ -184,6 +183,28 @@ impl Blobs {
             Ok(removed)
         })
         .await
+    }
+}
+
+/// A streamed read that keeps one chunk read ahead of the one being sent, so that the
+/// disk (or page cache) and the socket work at the same time.
+struct ReadAhead {
+    file: Arc<File>,
+    offset: u64,
+    remaining: u64,
+    pending: Option<tokio::task::JoinHandle<io::Result<Bytes>>>,
+}
+
+impl ReadAhead {
+    fn start_next(&mut self) {
+        if self.remaining == 0 {
+            return;
+        }
+        let want = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(CHUNK);
+        let (file, offset) = (Arc::clone(&self.file), self.offset);
+        self.pending = Some(tokio::task::spawn_blocking(move || read_exact_at(&file, offset, want)));
+        self.offset += want as u64;
+        self.remaining -= want as u64;
     }
 }
 
