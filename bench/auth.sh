@@ -6,12 +6,16 @@
 #   pat-basic    the same, Basic admin:cpat_...
 #   login-token  the same, Bearer <access token from POST /oauth2/token>
 #   password     the same, Basic admin:password (verified once, then cached)
-#   no-auth      GET /healthz: the same server and router with no authentication and
-#                no file (its database ping is cached for a second), the floor of a
-#                request's cost
+#   no-auth      the same GET without credentials
 # and prints each figure with its ratio to no-auth and to pat-bearer.
 #
-#   bash bench/auth.sh            (DURATION=10 CONNECTIONS=32 CELLS_BIN=path to skip the build)
+# "no-auth" needs a benchmark build: `--features bench-anonymous` makes a request without
+# credentials act as `admin` (never enable that feature for a real server). The script
+# builds that binary and runs every row against it, so the rows differ only in the
+# credentials they send.
+#
+#   bash bench/auth.sh            (DURATION=10 CONNECTIONS=32; CELLS_BIN=path to skip
+#                                  the build: it must be built with bench-anonymous)
 #
 # Installs wrk and curl from Debian if missing. Output: a table, and the same markdown in
 # bench/out/auth-<date>.md.
@@ -33,14 +37,15 @@ if ((${#missing[@]})); then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
+TMP="$(mktemp -d -t cells-bench-auth.XXXXXX)"
 if [[ -z "${CELLS_BIN:-}" ]]; then
-    log "building cells (release)"
-    (cd "$REPO_ROOT" && cargo build --release -p cells) >&2
-    CELLS_BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/cells"
+    log "building cells (release, with the benchmark-only feature bench-anonymous)"
+    (cd "$REPO_ROOT" && cargo build --release -p cells --features bench-anonymous) >&2
+    # Keep a copy: the next plain build replaces target/release/cells.
+    cp "${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/cells" "$TMP/cells-bench"
+    CELLS_BIN="$TMP/cells-bench"
 fi
 [[ -x "$CELLS_BIN" ]] || die "no cells binary at $CELLS_BIN"
-
-TMP="$(mktemp -d -t cells-bench-auth.XXXXXX)"
 PID=""
 cleanup() { [[ -n "$PID" ]] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf -- "$TMP"; }
 trap cleanup EXIT
@@ -71,12 +76,12 @@ declare -A HEADER=(
     [password]="Authorization: Basic $(printf 'admin:%s' "$PASSWORD" | base64 -w0)"
     [no-auth]="X-Nothing: 1"
 )
-declare -A TARGET=([pat-bearer]="$FILE" [pat-basic]="$FILE" [login-token]="$FILE" [password]="$FILE" [no-auth]="$URL/healthz")
+declare -A TARGET=([pat-bearer]="$FILE" [pat-basic]="$FILE" [login-token]="$FILE" [password]="$FILE" [no-auth]="$FILE")
 ORDER=(no-auth pat-bearer pat-basic login-token password)
 
 for name in "${ORDER[@]}"; do
     got="$(curl -s -o /dev/null -w '%{http_code}' -H "${HEADER[$name]}" "${TARGET[$name]}")"
-    [[ "$got" == 200 ]] || die "$name: ${TARGET[$name]} answered $got"
+    [[ "$got" == 200 ]] || die "$name: ${TARGET[$name]} answered $got (no-auth needs a build with --features bench-anonymous)"
 done
 
 declare -A RPS=()
@@ -94,7 +99,7 @@ python3 - "$report" "$DURATION" "$CONNECTIONS" "${ORDER[@]/#/}" <<EOF
 import sys
 report, duration, conns, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 rps = {$(for n in "${ORDER[@]}"; do printf '"%s": %s, ' "$n" "${RPS[$n]}"; done)}
-lines = [f"wrk -t2 -c{conns} -d{duration}s, 4 KiB GET /io (no-auth: GET /healthz)", "",
+lines = [f"wrk -t2 -c{conns} -d{duration}s, 4 KiB GET /io/personal-files/small.bin", "",
          "| credentials | req/s | vs no-auth | vs pat-bearer |", "|---|---:|---:|---:|"]
 for n in names:
     lines.append(f"| {n} | {rps[n]:.0f} | {rps[n] / rps['no-auth']:.2f}x | {rps[n] / rps['pat-bearer']:.2f}x |")

@@ -281,6 +281,17 @@ impl Cells {
         Ok(user)
     }
 
+    /// The principal of a login, without credentials: only in benchmark builds
+    /// (`--features bench-anonymous`), to measure what authentication costs.
+    ///
+    /// # Errors
+    /// When there is no such active user.
+    #[cfg(feature = "bench-anonymous")]
+    pub async fn bench_principal(&self, login: &str) -> Result<Principal> {
+        let user = self.store().user_by_login(login).await?.ok_or(ServiceError::Unauthenticated)?;
+        self.active_principal(user.id).await
+    }
+
     /// The principal of a user who exists and is not locked.
     pub(crate) async fn active_principal(&self, user: UserId) -> Result<Principal> {
         match self.user_cached(user).await? {

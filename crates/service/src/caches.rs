@@ -65,6 +65,18 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         }
     }
 
+    /// As [`Cache::insert`], but an entry already there wins; returns the value to use.
+    pub(crate) fn insert_or_get(&self, seen: u64, key: K, value: V) -> V {
+        let Ok(mut inner) = self.inner.write() else { return value };
+        if inner.number != seen {
+            return value;
+        }
+        if inner.map.len() >= 100_000 {
+            inner.map.clear();
+        }
+        inner.map.entry(key).or_insert(value).clone()
+    }
+
     /// The cached value, or the loaded one (cached if still current).
     pub(crate) async fn get_or_load<E, F>(&self, key: K, load: F) -> Result<V, E>
     where

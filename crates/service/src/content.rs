@@ -73,7 +73,12 @@ impl Cells {
     /// 404 when the workspace is not visible, 403 when read-only, 409 when the parent is
     /// missing or a folder has that name.
     pub async fn begin_upload(&self, principal: &Principal, path: &TreePath) -> Result<Upload> {
-        let (entered, parent) = self.writable_parent(principal, path).await?;
+        let (entered, parent) = match self.writable_parent(principal, path).await {
+            Err(ServiceError::Forbidden(detail)) => {
+                self.replaceable_file(principal, path).await?.ok_or(ServiceError::Forbidden(detail))?
+            }
+            other => other?,
+        };
         if let Some(existing) = self.store().node_by_path(entered.workspace.id, path.inner()).await?
             && existing.kind == NodeKind::Collection
         {
@@ -81,6 +86,23 @@ impl Cells {
         }
         let writer = self.blobs().writer().await?;
         Ok(Upload { entered, parent, path: path.clone(), writer })
+    }
+
+    /// An existing file the caller may write in a folder they may not (a scope on the
+    /// file itself, as a document token has): replacing content writes the file only.
+    async fn replaceable_file(&self, principal: &Principal, path: &TreePath) -> Result<Option<(Entered, NodeRecord)>> {
+        let located = match self.locate(principal, path).await {
+            Ok(located) => located,
+            Err(ServiceError::NotFound(_)) => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let writable = located.rights.write && !located.passage;
+        let Some(parent) =
+            located.node.as_ref().filter(|n| writable && n.kind == NodeKind::Leaf).and_then(|n| n.parent)
+        else {
+            return Ok(None);
+        };
+        Ok(self.store().node_by_id(parent).await?.map(|parent| (located.entered, parent)))
     }
 
     /// Completes an upload: syncs the blob, then points the node to it in one

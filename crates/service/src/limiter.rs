@@ -1,7 +1,8 @@
 //! Throttling of failed authentications per client address. Successes never count and
-//! are never slowed: once an address is over the limit, only credentials already in a
-//! verified cache (a known token, a recently verified password) still pass; every other
-//! attempt from it is answered "too many attempts" until its window ends.
+//! are never slowed: once an address is over the limit, only credentials that cannot be
+//! guesses still pass (a token already in use and still valid, a password verified in the
+//! last minute); every other attempt from it is answered "too many attempts" until its
+//! window ends.
 
 use std::collections::HashMap;
 use std::net::IpAddr;

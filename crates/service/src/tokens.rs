@@ -274,22 +274,28 @@ impl Cells {
         let live = if let Some(live) = self.caches().tokens.get(&hash) {
             live
         } else {
-            if cached_only {
-                return Err(ServiceError::Unauthenticated);
-            }
             let seen = self.caches().tokens.generation();
             let Some(record) = self.store().token_by_hash(&hash).await? else {
                 tracing::info!(reason = "unknown token", "personal access token refused");
                 return Err(ServiceError::Unauthenticated);
             };
+            // A throttled address keeps its tokens in use even when a revocation elsewhere
+            // has just cleared the cache; a token never used, revoked or expired waits
+            // (and costs no audit write).
+            let in_use = record.last_used_at.is_some()
+                && record.revoked_at.is_none()
+                && !is_expired(cells_core::now(), record.expires_at);
+            if cached_only && !in_use {
+                return Err(ServiceError::Unauthenticated);
+            }
             let live = Arc::new(LiveToken {
                 scopes: if record.scopes.is_empty() { None } else { Some(record.scopes.clone().into()) },
                 expires_at: AtomicI64::new(record.expires_at),
                 last_written: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
                 record,
             });
-            self.caches().tokens.insert(seen, hash, Arc::clone(&live));
-            live
+            // Concurrent misses share the first entry, so its usage is written once.
+            self.caches().tokens.insert_or_get(seen, hash, live)
         };
         let now = cells_core::now();
         let record = &live.record;

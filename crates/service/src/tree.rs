@@ -259,12 +259,18 @@ impl Cells {
 
     /// A node the caller may move away or delete: it exists, is not a workspace root,
     /// and its workspace is writable.
+    /// Taking a node out of its folder writes that folder too: a scope on a node lets
+    /// its holder change what is inside, not remove the node itself from a folder
+    /// outside the scope (as a rename is refused, so is a delete).
     async fn movable(&self, principal: &Principal, path: &TreePath) -> Result<(Entered, NodeRecord)> {
         let located = self.locate(principal, path).await?;
         let node = located.existing()?.clone();
         located.require_write()?;
-        if node.parent.is_none() {
+        let Some(parent) = path.parent() else {
             return Err(ServiceError::Forbidden(format!("{path} is a workspace: it cannot be moved or removed")));
+        };
+        if principal.scopes.is_some() {
+            self.locate(principal, &parent).await?.require_write()?;
         }
         Ok((located.entered, node))
     }

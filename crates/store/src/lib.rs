@@ -31,6 +31,15 @@ pub use workspaces::{Grant, WorkspaceKind, WorkspaceRecord};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+fn is_busy(err: &StoreError) -> bool {
+    let locked =
+        |err: &sqlx::Error| err.as_database_error().is_some_and(|db| db.message().contains("database is locked"));
+    match err {
+        StoreError::Database(err) | StoreError::Migrate(sqlx::migrate::MigrateError::Execute(err)) => locked(err),
+        _ => false,
+    }
+}
+
 /// The SQL store. Cheap to clone: it is a handle on a connection pool.
 #[derive(Clone)]
 pub struct Store {
@@ -51,6 +60,21 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let memory = url.contains(":memory:");
+        if !memory {
+            // Switch a new file to WAL and migrate it on one connection first: switching
+            // the journal mode does not wait for the busy timeout, so it must not race
+            // the pool's other connections, nor (retried) another process starting.
+            let mut attempts = 0;
+            loop {
+                match Self::prepare(&options).await {
+                    Err(err) if attempts < 50 && is_busy(&err) => {
+                        attempts += 1;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    other => break other?,
+                }
+            }
+        }
         let pool = SqlitePoolOptions::new()
             // An in-memory database lives and dies with its one connection.
             .max_connections(if memory { 1 } else { 8 })
@@ -61,6 +85,14 @@ impl Store {
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    async fn prepare(options: &SqliteConnectOptions) -> Result<()> {
+        use sqlx::Connection;
+        let mut connection = sqlx::SqliteConnection::connect_with(options).await?;
+        sqlx::migrate!("migrations/sqlite").run(&mut connection).await?;
+        connection.close().await?;
+        Ok(())
     }
 
     /// The default database URL inside a data folder.

@@ -196,3 +196,11 @@ pub fn base64(data: &[u8]) -> String {
     }
     out
 }
+
+impl Session {
+    /// The `Uuid` of the node at `path` (a plain tree path).
+    pub async fn uuid(&self, path: &str) -> String {
+        let node = self.stat(path).await.expect(200).json();
+        node["Uuid"].as_str().unwrap_or_else(|| panic!("no Uuid in {node}")).to_owned()
+    }
+}

@@ -11,6 +11,10 @@
 //! - `crash`: SIGKILL mid-upload leaves no trace and a sound database.
 //! - `memory`: a 1 GiB file each way in bounded server memory.
 //! - `ops`: health, metrics, logs without secrets, graceful shutdown, first start.
+//! - `tokens`: personal access tokens from the CLI, in use, expiring and revoked.
+//! - `token_rest`: token management over REST, document tokens, self-service.
+//! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
+//! - `scopes`: what a token restricted by scopes may reach.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -25,5 +29,9 @@ mod io;
 mod memory;
 mod oauth;
 mod ops;
+mod scopes;
 mod support;
+mod token_rest;
+mod token_safety;
+mod tokens;
 mod tour;

@@ -319,3 +319,44 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+impl TestServer {
+    /// `cells admin user token -u LOGIN -q ARGS...`: a new personal access token.
+    pub fn pat(&self, login: &str, args: &[&str]) -> String {
+        let mut all = vec!["user", "token", "-u", login, "-q"];
+        all.extend_from_slice(args);
+        let output = self.cli(&all, None);
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "cells admin {all:?} failed ({:?}): {err}", output.status);
+        String::from_utf8(output.stdout).expect("UTF-8 output").trim_end().to_owned()
+    }
+}
+
+/// Asserts that `cells admin` succeeded; returns its stdout.
+#[track_caller]
+pub fn cli_ok(output: &Output) -> String {
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "cells admin failed ({:?}): {err}", output.status);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Asserts exit status 2 and an `error: ...` line on stderr; returns stderr.
+#[track_caller]
+pub fn cli_usage_error(output: &Output) -> String {
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(2), "stdout: {out}; stderr: {err}");
+    assert!(err.starts_with("error: ") || err.contains("\nerror: "), "stderr: {err}");
+    err
+}
+
+/// The SHA-256 of `text`, as 64 lowercase hex digits (with the system's `sha256sum`).
+pub fn sha256_hex(text: &str) -> String {
+    let mut child =
+        Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("sha256sum (coreutils)");
+    child.stdin.take().expect("piped stdin").write_all(text.as_bytes()).expect("write stdin");
+    let output = child.wait_with_output().expect("sha256sum output");
+    let hex = String::from_utf8(output.stdout).expect("hex").split_whitespace().next().expect("a digest").to_owned();
+    assert_eq!(hex.len(), 64, "{hex}");
+    hex
+}
