@@ -51,30 +51,29 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         self.inner.read().map_or(u64::MAX, |inner| inner.number)
     }
 
-    /// Keeps `value` unless the cache was cleared since generation `seen`.
-    pub(crate) fn insert(&self, seen: u64, key: K, value: V) {
-        if let Ok(mut inner) = self.inner.write() {
-            if inner.number != seen {
-                return;
-            }
-            // A crude bound against unbounded growth: start over when full.
-            if inner.map.len() >= 100_000 {
-                inner.map.clear();
-            }
-            inner.map.insert(key, value);
+    /// Runs `f` on the map if the cache was not cleared since generation `seen`.
+    fn if_current<R>(&self, seen: u64, f: impl FnOnce(&mut HashMap<K, V>) -> R) -> Option<R> {
+        let mut inner = self.inner.write().ok()?;
+        if inner.number != seen {
+            return None;
         }
+        // A crude bound against unbounded growth: start over when full.
+        if inner.map.len() >= 100_000 {
+            inner.map.clear();
+        }
+        Some(f(&mut inner.map))
+    }
+
+    /// Keeps `value` (replacing any entry) unless the cache was cleared since generation
+    /// `seen`.
+    pub(crate) fn insert(&self, seen: u64, key: K, value: V) {
+        self.if_current(seen, |map| map.insert(key, value));
     }
 
     /// As [`Cache::insert`], but an entry already there wins; returns the value to use.
     pub(crate) fn insert_or_get(&self, seen: u64, key: K, value: V) -> V {
-        let Ok(mut inner) = self.inner.write() else { return value };
-        if inner.number != seen {
-            return value;
-        }
-        if inner.map.len() >= 100_000 {
-            inner.map.clear();
-        }
-        inner.map.entry(key).or_insert(value).clone()
+        let fallback = value.clone();
+        self.if_current(seen, |map| map.entry(key).or_insert(value).clone()).unwrap_or(fallback)
     }
 
     /// The cached value, or the loaded one (cached if still current).
