@@ -18,6 +18,9 @@ use cells_core::{BlobId, Login, NodeId, NodeKind, Profile, Rights, UnixTime, Use
 use cells_store::{BlobReader, Blobs, NewNode, NewUser, NodeRecord, Store, StoreError, UserUpdate, WorkspaceKind};
 use futures_util::StreamExt;
 
+mod tokens;
+use tokens::*;
+
 const NOW: UnixTime = 1_700_000_000;
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
 
@@ -1234,6 +1237,10 @@ sqlite_suite!(
     settings_round_trip,
     change_counter_only_grows,
     concurrent_writes_wait_their_turn,
+    tokens_are_found_by_hash_and_listed_by_user,
+    revoking_bumps_the_change_counter_once,
+    usage_never_lowers_the_expiry_and_failures_are_kept,
+    pruning_removes_only_long_dead_tokens,
 );
 
 #[tokio::test]
