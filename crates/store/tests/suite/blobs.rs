@@ -1,0 +1,127 @@
+//! Blobs in a local folder: round trips, ranges, copies, deletes, and sweeping
+//! abandoned uploads.
+
+use std::time::Duration;
+
+use cells_core::BlobId;
+use cells_store::{BlobReader, Blobs};
+use futures_util::StreamExt;
+
+fn pattern(len: usize) -> Vec<u8> {
+    // Not periodic with any chunk size: an off-by-one offset cannot go unnoticed.
+    let mut x: u32 = 0x1234_5678;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+async fn write_blob(blobs: &Blobs, data: &[u8], piece: usize) -> BlobId {
+    let mut writer = blobs.writer().await.expect("writer");
+    for chunk in data.chunks(piece.max(1)) {
+        writer.write(chunk).await.expect("write");
+    }
+    assert_eq!(writer.written(), data.len() as u64);
+    let (id, len) = writer.finish().await.expect("finish");
+    assert_eq!(len, data.len() as u64);
+    id
+}
+
+async fn read_all(blobs: &Blobs, blob: BlobId, offset: u64, len: u64) -> (Vec<u8>, bool) {
+    match blobs.read(blob, offset, len).await.expect("read") {
+        BlobReader::Whole(bytes) => (bytes.to_vec(), false),
+        BlobReader::Stream(mut stream) => {
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.expect("chunk"));
+            }
+            (out, true)
+        }
+    }
+}
+
+fn tmp_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(root.join("tmp")).expect("tmp folder").map(|e| e.expect("entry").path()).collect()
+}
+
+pub async fn blobs_round_trip(blobs: &Blobs, root: &std::path::Path) {
+    let small = "h\u{e9}llo #1 100% \u{1F600}\n".repeat(100).into_bytes();
+    let id = write_blob(blobs, &small, 7).await;
+    assert!(tmp_files(root).is_empty(), "a finished blob leaves nothing in tmp");
+    let (whole, streamed) = read_all(blobs, id, 0, small.len() as u64).await;
+    assert_eq!(whole, small);
+    assert!(!streamed, "a small read comes whole");
+    let (range, _) = read_all(blobs, id, 13, 100).await;
+    assert_eq!(range, small[13..113]);
+    let (tail, _) = read_all(blobs, id, small.len() as u64 - 1, 1).await;
+    assert_eq!(tail, small[small.len() - 1..]);
+    let (nothing, _) = read_all(blobs, id, 5, 0).await;
+    assert!(nothing.is_empty());
+    assert!(blobs.read(id, 0, small.len() as u64 + 1).await.is_err(), "reading past the end is an error");
+
+    // Large: several chunks, written in pieces that do not divide the chunk size.
+    let large = pattern(3 * 256 * 1024 + 12_345);
+    let id = write_blob(blobs, &large, 10_007).await;
+    let (whole, streamed) = read_all(blobs, id, 0, large.len() as u64).await;
+    assert!(streamed, "a large read streams");
+    assert_eq!(whole.len(), large.len());
+    assert!(whole == large, "streamed bytes are identical");
+    for (offset, len) in
+        [(1_usize, 256 * 1024), (256 * 1024 - 1, 256 * 1024 + 2), (300_000, 450_000), (0, 256 * 1024 + 1)]
+    {
+        let (got, _) = read_all(blobs, id, offset as u64, len as u64).await;
+        assert!(got == large[offset..offset + len], "range {offset}+{len}");
+    }
+
+    // One big write.
+    let id2 = write_blob(blobs, &large, large.len()).await;
+    assert_ne!(id2, id);
+    assert!(read_all(blobs, id2, 0, large.len() as u64).await.0 == large);
+
+    // Empty blob.
+    let empty = write_blob(blobs, &[], 1).await;
+    assert!(read_all(blobs, empty, 0, 0).await.0.is_empty());
+}
+
+pub async fn blobs_dropped_writer_leaves_nothing(blobs: &Blobs, root: &std::path::Path) {
+    let mut writer = blobs.writer().await.expect("writer");
+    writer.write(&pattern(300 * 1024)).await.expect("write");
+    assert_eq!(tmp_files(root).len(), 1, "the upload is in tmp while it runs");
+    drop(writer);
+    assert!(tmp_files(root).is_empty(), "a dropped writer removes its temporary file");
+
+    let writer = blobs.writer().await.expect("writer");
+    drop(writer);
+    assert!(tmp_files(root).is_empty());
+}
+
+pub async fn blobs_copy_and_delete(blobs: &Blobs, _root: &std::path::Path) {
+    let data = pattern(256 * 1024 + 3);
+    let id = write_blob(blobs, &data, 4096).await;
+    let copy = blobs.copy(id).await.expect("copy");
+    assert_ne!(copy, id);
+    blobs.delete(vec![id]).await.expect("delete");
+    assert!(blobs.read(id, 0, 1).await.is_err(), "a deleted blob is gone");
+    assert!(read_all(blobs, copy, 0, data.len() as u64).await.0 == data, "the copy outlives its source");
+
+    blobs.delete(vec![id, BlobId::random()]).await.expect("deleting a missing blob is fine");
+    blobs.delete(Vec::new()).await.expect("deleting nothing is fine");
+    assert!(blobs.copy(BlobId::random()).await.is_err(), "copying a missing blob is an error");
+}
+
+pub async fn blobs_sweep_temporary(blobs: &Blobs, root: &std::path::Path) {
+    let kept = write_blob(blobs, b"kept", 2).await;
+    let mut stalled = blobs.writer().await.expect("writer");
+    stalled.write(b"half an upload").await.expect("write");
+    assert_eq!(blobs.sweep_temporary(Duration::from_secs(3600)).await.expect("sweep"), 0, "recent uploads stay");
+    assert_eq!(tmp_files(root).len(), 1);
+    assert_eq!(blobs.sweep_temporary(Duration::ZERO).await.expect("sweep"), 1);
+    assert!(tmp_files(root).is_empty());
+    assert!(stalled.finish().await.is_err(), "a swept upload cannot complete");
+    assert_eq!(read_all(blobs, kept, 0, 4).await.0, b"kept", "sweeping never touches finished blobs");
+    assert_eq!(blobs.sweep_temporary(Duration::ZERO).await.expect("sweep"), 0);
+}
