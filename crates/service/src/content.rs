@@ -62,7 +62,10 @@ impl Cells {
     /// When the blob cannot be read.
     pub async fn read_file(&self, node: &NodeRecord, range: ReadRange) -> Result<BlobReader> {
         match node.blob {
-            Some(blob) if range.len > 0 => Ok(self.blobs().read(blob, range.offset, range.len).await?),
+            Some(blob) if range.len > 0 => {
+                let size = u64::try_from(node.size).unwrap_or(0);
+                Ok(self.blobs().read_sized(blob, size, range.offset, range.len).await?)
+            }
             _ => Ok(BlobReader::Whole(bytes::Bytes::new())),
         }
     }

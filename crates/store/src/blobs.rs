@@ -2,8 +2,9 @@
 //!
 //! A blob is written to `tmp/` and renamed into `blobs/` only once complete and synced,
 //! so a crash mid-upload leaves at most a stray temporary file, never a visible partial
-//! file. Reads are built for the hot path: a small read (at most [`INLINE_READ`] bytes)
-//! is done on the calling thread, a few pages from the page cache being cheaper than a
+//! file. Reads are built for the hot path: a small blob (at most [`INLINE_READ`] bytes)
+//! is kept in memory after its first read ([`Blobs::read_sized`]; blobs never change, so
+//! nothing is ever stale); a small read is done on the calling thread, a few pages from the page cache being cheaper than a
 //! hop to the blocking pool; a read up to [`CHUNK`] costs one hop (open, position, read
 //! and close together); a larger one streams [`CHUNK`]-sized positional reads, one hop
 //! each. Writes are buffered to [`CHUNK`] before each hop.
@@ -29,6 +30,46 @@ pub const INLINE_READ: u64 = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct Blobs {
     root: Arc<PathBuf>,
+    small: Arc<SmallBlobs>,
+}
+
+/// Whole small blobs (at most [`INLINE_READ`] bytes each, [`SMALL_CACHE`] in all) kept
+/// in memory. A blob never changes once written, so an entry is never stale; it leaves
+/// when its blob is deleted, or when the cache is full and starts over.
+#[derive(Debug, Default)]
+struct SmallBlobs {
+    map: std::sync::RwLock<std::collections::HashMap<BlobId, Bytes>>,
+    bytes: std::sync::atomic::AtomicUsize,
+}
+
+/// The memory the small-blob cache may take.
+pub const SMALL_CACHE: usize = 16 * 1024 * 1024;
+
+impl SmallBlobs {
+    fn get(&self, blob: BlobId) -> Option<Bytes> {
+        self.map.read().ok()?.get(&blob).cloned()
+    }
+
+    fn insert(&self, blob: BlobId, content: Bytes) {
+        use std::sync::atomic::Ordering;
+        let Ok(mut map) = self.map.write() else { return };
+        if self.bytes.load(Ordering::Relaxed) + content.len() > SMALL_CACHE {
+            map.clear();
+            self.bytes.store(0, Ordering::Relaxed);
+        }
+        self.bytes.fetch_add(content.len(), Ordering::Relaxed);
+        map.insert(blob, content);
+    }
+
+    fn remove(&self, blobs: &[BlobId]) {
+        use std::sync::atomic::Ordering;
+        let Ok(mut map) = self.map.write() else { return };
+        for blob in blobs {
+            if let Some(content) = map.remove(blob) {
+                self.bytes.fetch_sub(content.len(), Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// What a read gives: the whole range at once when small, else a stream of chunks.
@@ -49,7 +90,7 @@ impl Blobs {
     pub fn open(root: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(root.join("blobs"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
-        Ok(Self { root: Arc::new(root.to_owned()) })
+        Ok(Self { root: Arc::new(root.to_owned()), small: Arc::default() })
     }
 
     fn blob_path(&self, blob: BlobId) -> PathBuf {
@@ -83,6 +124,33 @@ impl Blobs {
             written: 0,
             done: false,
         })
+    }
+
+    /// Reads `len` bytes from `offset` of a blob of `size` bytes: a small blob is served
+    /// from memory after its first read (no system call at all), others as [`Blobs::read`].
+    ///
+    /// # Errors
+    /// When the blob cannot be opened or read.
+    pub async fn read_sized(&self, blob: BlobId, size: u64, offset: u64, len: u64) -> io::Result<BlobReader> {
+        if size > INLINE_READ {
+            return self.read(blob, offset, len).await;
+        }
+        let whole = match self.small.get(blob) {
+            Some(whole) => whole,
+            None => {
+                let BlobReader::Whole(whole) = self.read(blob, 0, size).await? else {
+                    return Err(io::Error::other("a small blob was streamed"));
+                };
+                self.small.insert(blob, whole.clone());
+                whole
+            }
+        };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(whole.len());
+        let end = usize::try_from(offset.saturating_add(len)).unwrap_or(usize::MAX);
+        if end > whole.len() {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than its record"));
+        }
+        Ok(BlobReader::Whole(whole.slice(start..end)))
     }
 
     /// Reads `len` bytes of a blob from `offset`.
@@ -149,6 +217,7 @@ impl Blobs {
         if blobs.is_empty() {
             return Ok(());
         }
+        self.small.remove(&blobs);
         let paths: Vec<PathBuf> = blobs.into_iter().map(|b| self.blob_path(b)).collect();
         blocking(move || {
             for path in paths {

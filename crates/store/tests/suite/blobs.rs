@@ -125,3 +125,39 @@ pub async fn blobs_sweep_temporary(blobs: &Blobs, root: &std::path::Path) {
     assert_eq!(read_all(blobs, kept, 0, 4).await.0, b"kept", "sweeping never touches finished blobs");
     assert_eq!(blobs.sweep_temporary(Duration::ZERO).await.expect("sweep"), 0);
 }
+
+/// Small blobs are served from memory after a first read, with ranges sliced from it;
+/// a deleted blob leaves the cache with its file; a large one is read as usual.
+pub async fn small_blobs_are_served_from_memory(blobs: &Blobs, root: &std::path::Path) {
+    let small = pattern(5000);
+    let id = write_blob(blobs, &small, 999).await;
+    let size = small.len() as u64;
+    let whole = |reader: BlobReader| match reader {
+        BlobReader::Whole(bytes) => bytes.to_vec(),
+        BlobReader::Stream(_) => panic!("a small blob comes whole"),
+    };
+    assert_eq!(whole(blobs.read_sized(id, size, 0, size).await.expect("first read")), small);
+    // The file is gone from under the cache: what comes back can only be from memory.
+    let file = root.join("blobs").join(&id.to_string()[..2]).join(id.to_string());
+    let on_disk = std::fs::read(&file).expect("blob file");
+    std::fs::remove_file(&file).expect("remove the file");
+    assert_eq!(whole(blobs.read_sized(id, size, 0, size).await.expect("cached read")), small);
+    assert_eq!(whole(blobs.read_sized(id, size, 4990, 10).await.expect("cached range")), small[4990..]);
+    assert!(blobs.read_sized(id, size, 4990, 11).await.is_err(), "past the end is an error");
+    std::fs::write(&file, on_disk).expect("put the file back");
+    blobs.delete(vec![id]).await.expect("delete");
+    assert!(blobs.read_sized(id, size, 0, 1).await.is_err(), "a deleted blob is gone, also from memory");
+
+    let large = pattern(300 * 1024);
+    let big = write_blob(blobs, &large, 64 * 1024).await;
+    match blobs.read_sized(big, large.len() as u64, 0, large.len() as u64).await.expect("large read") {
+        BlobReader::Stream(mut stream) => {
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.expect("chunk"));
+            }
+            assert_eq!(out, large);
+        }
+        BlobReader::Whole(_) => panic!("a large blob is streamed"),
+    }
+}

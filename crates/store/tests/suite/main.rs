@@ -228,4 +228,10 @@ macro_rules! local_blobs_suite {
     };
 }
 
-local_blobs_suite!(blobs_round_trip, blobs_dropped_writer_leaves_nothing, blobs_copy_and_delete, blobs_sweep_temporary);
+local_blobs_suite!(
+    blobs_round_trip,
+    blobs_dropped_writer_leaves_nothing,
+    blobs_copy_and_delete,
+    blobs_sweep_temporary,
+    small_blobs_are_served_from_memory,
+);
