@@ -103,13 +103,19 @@ impl Cells {
         let cached_only = throttled.is_some();
         let result = match credential {
             Credential::Bearer(token) if cells_core::token::looks_like_pat(&token) => {
-                self.authenticate_pat(&token, None, usage, cached_only).await
+                match cells_core::token::parse(&token) {
+                    Ok(secret) => self.authenticate_pat(&secret, None, usage, cached_only).await,
+                    Err(err) => {
+                        tracing::info!(reason = %err, "personal access token refused");
+                        Err(ServiceError::Unauthenticated)
+                    }
+                }
             }
             Credential::Bearer(token) => self.authenticate_access_token(&token).await,
-            Credential::Basic { login, password } if cells_core::token::parse(password.expose_secret()).is_ok() => {
-                self.authenticate_pat(password.expose_secret(), Some(&login), usage, cached_only).await
-            }
-            Credential::Basic { login, password } => self.authenticate_password(&login, password, cached_only).await,
+            Credential::Basic { login, password } => match cells_core::token::parse(password.expose_secret()) {
+                Ok(secret) => self.authenticate_pat(&secret, Some(&login), usage, cached_only).await,
+                Err(_) => self.authenticate_password(&login, password, cached_only).await,
+            },
         };
         match (result, throttled) {
             (Ok(principal), _) => Ok(principal),

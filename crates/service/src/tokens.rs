@@ -255,21 +255,18 @@ impl Cells {
         Ok(revoked)
     }
 
-    /// Validates a personal access token: format and checksum, cache (or database), not
+    /// Validates a personal access token (its format and checksum already checked by the
+    /// caller's parse): cache (or database), not
     /// revoked, not expired, user active, and (for Basic) the owner's login. Every
     /// failure is the same [`ServiceError::Unauthenticated`]; the reason is logged and,
     /// for a known token, kept in its audit data.
     pub(crate) async fn authenticate_pat(
         &self,
-        text: &str,
+        secret: &PatSecret,
         login: Option<&str>,
         usage: Usage,
         cached_only: bool,
     ) -> Result<Principal> {
-        let secret = token::parse(text).map_err(|err| {
-            tracing::info!(reason = %err, "personal access token refused");
-            ServiceError::Unauthenticated
-        })?;
         let hash = secret.hash();
         let live = if let Some(live) = self.caches().tokens.get(&hash) {
             live
