@@ -3,8 +3,11 @@
 //! question: may this principal do this on this node? None of them writes SQL or
 //! re-implements a permission rule.
 //!
-//! - [`auth`]: logins, access and refresh tokens, Basic passwords.
-//! - [`access`]: what a principal may do where (the rules, in one place).
+//! - [`auth`]: the one entry point [`Cells::authenticate`] for every surface; logins,
+//!   access and refresh tokens, Basic passwords; throttling of failures.
+//! - [`tokens`]: personal access tokens: creation, listing, revocation, validation.
+//! - [`access`]: what a principal may do where (the rules, in one place), with the
+//!   narrowing of token scopes.
 //! - [`tree`] and [`content`]: the namespace and file content, checked by `access`.
 //! - [`users`] and [`workspaces`]: administration, behind an [`Admin`] capability.
 
