@@ -2,7 +2,7 @@
 //! content routes, the OAuth2 endpoint, and operations (`/healthz`, `/metrics`).
 //!
 //! Handlers are thin: they parse, call the access service ([`cells_service::Cells`]),
-//! and shape the answer. Every error leaves as [`error::ApiError`].
+//! and shape the answer. Every error leaves as an `ApiError` (`error.rs`): one JSON body.
 
 mod auth;
 mod error;

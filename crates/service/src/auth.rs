@@ -4,7 +4,7 @@
 //! Access tokens are compact JWTs (HS256) signed with a key kept in the database, so
 //! that every process sharing the database accepts them. Refresh tokens are opaque,
 //! stored as SHA-256 and replaced on each use. A verified Basic password is remembered
-//! for [`crate::caches::PASSWORD_TTL`] under an HMAC of login and password with a key
+//! for `PASSWORD_TTL` (60 s) under an HMAC of login and password with a key
 //! that never leaves this process, so argon2 runs once, not on every request.
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! the database. The expiry bump of auto-refresh tokens happens in memory at once and is
 //! written, with the last-used data, at most once per token per
 //! `min(60 s, window / 10)`, off the request's path. Revocation and user changes bump the
-//! database's change counter, which clears every process's cache (see [`crate::caches`]).
+//! database's change counter, which clears every process's cache (see the `caches` module).
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use blobs::{BlobReader, BlobWriter, Blobs};
+pub use blobs::{BlobReader, BlobWriter, Blobs, CHUNK, INLINE_READ, SMALL_CACHE};
 pub use error::StoreError;
 pub use nodes::{NewNode, NodeRecord};
 pub use tokens::{NewToken, TokenRecord, TokenType};
