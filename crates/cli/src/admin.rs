@@ -146,6 +146,7 @@ pub fn report(err: &ServiceError) -> ExitCode {
         ServiceError::Unauthenticated
         | ServiceError::InvalidGrant
         | ServiceError::Throttled { .. }
+        | ServiceError::InsufficientStorage
         | ServiceError::PreconditionFailed
         | ServiceError::Internal(_) => ExitCode::FAILURE,
     }

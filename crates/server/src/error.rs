@@ -72,6 +72,11 @@ impl From<ServiceError> for ApiError {
                 "PreconditionFailed",
                 "a precondition of the request did not hold",
             ),
+            ServiceError::InsufficientStorage => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "InsufficientStorage",
+                "the server has no room left for this content",
+            ),
             // The cause was logged where it happened.
             ServiceError::Internal(_) => Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", "internal error"),
         }

@@ -32,6 +32,9 @@ pub enum ServiceError {
     /// A conditional request's precondition did not hold.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// The disk holding the blobs is full: nothing was written (the upload is dropped).
+    #[error("the server has no room left for this content")]
+    InsufficientStorage,
     /// A failure of the server; the cause is logged, the client reads a generic message.
     #[error("internal error")]
     Internal(String),
@@ -54,6 +57,10 @@ impl From<StoreError> for ServiceError {
 
 impl From<std::io::Error> for ServiceError {
     fn from(err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::StorageFull {
+            tracing::error!(error = %err, "the blob store is full");
+            return Self::InsufficientStorage;
+        }
         tracing::error!(error = %err, "blob store failure");
         Self::Internal(err.to_string())
     }

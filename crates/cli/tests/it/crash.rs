@@ -115,3 +115,53 @@ async fn a_client_that_hangs_up_mid_upload_leaves_nothing_behind() {
     assert_eq!(files_under(&published), 0);
     admin.upload("/personal-files/cut #short", "whole").await.expect(201);
 }
+
+/// A tmpfs of `size` mounted at `dir`, unmounted on drop. Needs root (CI runs as root).
+struct TinyDisk(std::path::PathBuf);
+
+impl TinyDisk {
+    fn mount(dir: &Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted =
+            Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).status();
+        mounted.is_ok_and(|s| s.success()).then(|| Self(dir.to_owned()))
+    }
+}
+
+impl Drop for TinyDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_the_upload_with_507_and_keeps_what_was_there() {
+    let holder = tempfile::tempdir().unwrap();
+    let blob_dir = holder.path().join("blobs on a tiny disk");
+    // Mounting needs root: CI runs as root; elsewhere this test says so and checks nothing.
+    let Some(_disk) = TinyDisk::mount(&blob_dir, "2m") else {
+        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+        return;
+    };
+    let server = TestServer::start_with_storage(blob_dir.to_str().unwrap());
+    let admin = server.admin().await;
+    let kept = crate::support::random_bytes(MIB, 9);
+    admin.upload("/personal-files/kept #1.bin", kept.clone()).await.expect(201);
+
+    let too_big = crate::support::random_bytes(4 * MIB, 10);
+    let refused = admin.upload("/personal-files/too big 100%.bin", too_big).await;
+    refused.assert_error_shape();
+    assert_eq!(refused.status, 507, "{}", refused.text());
+    assert_eq!(refused.json()["Code"], "InsufficientStorage");
+    admin.stat("/personal-files/too big 100%.bin").await.expect(404);
+    assert_eq!(files_under(&blob_dir.join("tmp")), 0, "the partial upload is gone");
+
+    // Replacing the kept file with too much content leaves the old content in place.
+    let refused = admin.upload("/personal-files/kept #1.bin", crate::support::random_bytes(3 * MIB, 11)).await;
+    assert_eq!(refused.status, 507);
+    let got = admin.download("/personal-files/kept #1.bin").await.expect(200);
+    assert_eq!(got.body, kept, "the old content is intact");
+    // Once there is room again, uploads work.
+    admin.delete(&format!("/a/tree{}", enc("/personal-files/kept #1.bin"))).await.expect(204);
+    admin.upload("/personal-files/after.bin", crate::support::random_bytes(MIB, 12)).await.expect(201);
+}

@@ -8,7 +8,8 @@
 //! - `oauth`: the token endpoint, refresh rotation, locked users.
 //! - `io`: content, ranges, conditional requests, listings, copies.
 //! - `admin_cli`: `cells admin` against the store of a running server.
-//! - `crash`: SIGKILL mid-upload leaves no trace and a sound database.
+//! - `crash`: SIGKILL mid-upload leaves no trace and a sound database; a full disk is a
+//!   507 that loses nothing.
 //! - `memory`: a 1 GiB file each way in bounded server memory.
 //! - `ops`: health, metrics, logs without secrets, graceful shutdown, first start.
 //! - `tokens`: personal access tokens from the CLI, in use, expiring and revoked.

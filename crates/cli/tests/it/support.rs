@@ -31,6 +31,7 @@ pub struct TestServer {
     port: u16,
     admin_password: Option<String>,
     log_level: String,
+    storage_url: Option<String>,
     stdout: Vec<String>,
     pub client: reqwest::Client,
 }
@@ -43,6 +44,15 @@ impl TestServer {
 
     /// Starts a server; without a password, the server generates one.
     pub fn start_with(admin_password: Option<&str>, log_level: &str) -> Self {
+        Self::start_full(admin_password, log_level, None)
+    }
+
+    /// Starts a server that keeps file content at `storage_url`.
+    pub fn start_with_storage(storage_url: &str) -> Self {
+        Self::start_full(Some(ADMIN_PASSWORD), "info", Some(storage_url))
+    }
+
+    fn start_full(admin_password: Option<&str>, log_level: &str, storage_url: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let client = reqwest::Client::builder().no_proxy().build().expect("a reqwest client");
         let mut server = Self {
@@ -51,6 +61,7 @@ impl TestServer {
             port: 0,
             admin_password: admin_password.map(str::to_owned),
             log_level: log_level.to_owned(),
+            storage_url: storage_url.map(str::to_owned),
             stdout: Vec::new(),
             client,
         };
@@ -65,6 +76,7 @@ impl TestServer {
             .args(["start", "--data"])
             .arg(self.data())
             .args(["--bind", "127.0.0.1:0", "--sftp-bind", "127.0.0.1:0"])
+            .args(self.storage_url.iter().flat_map(|url| ["--storage-url", url.as_str()]))
             .env("CELLS_LOG", &self.log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -119,7 +119,11 @@ pub async fn put_file(
             tracing::info!(error = %err, received = upload.written(), "upload body interrupted");
             ApiError::bad_request("the request body was interrupted")
         })?;
-        upload.write(&chunk).await?;
+        if let Err(err) = upload.write(&chunk).await {
+            drop(upload);
+            drain(&mut stream).await;
+            return Err(err.into());
+        }
     }
     let (view, created) = state.cells.commit_upload(upload).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -127,6 +131,22 @@ pub async fn put_file(
     response.headers_mut().insert(header::ETAG, value(&quoted(&view.node.etag)));
     Ok(response)
 }
+
+/// Reads and discards what is left of a refused upload (up to [`DRAIN_LIMIT`]), so the
+/// client is still reading when the error comes instead of finding the connection reset
+/// under its feet.
+async fn drain(stream: &mut axum::body::BodyDataStream) {
+    let mut drained = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        drained += chunk.len();
+        if drained > DRAIN_LIMIT {
+            break;
+        }
+    }
+}
+
+/// The most of a refused upload read and discarded before answering.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// `DELETE /io/{workspace}/{path}`.
 pub async fn delete_file(
