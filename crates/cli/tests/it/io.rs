@@ -50,6 +50,7 @@ async fn content_ranges_and_conditions() {
     assert!(whole.body == content);
     assert_eq!(whole.header("ETag").as_deref(), Some(etag.as_str()));
     assert_eq!(whole.header("Accept-Ranges").as_deref(), Some("bytes"));
+    assert_eq!(whole.header("X-Content-Type-Options").as_deref(), Some("nosniff"), "uploaded content is never sniffed");
     assert_eq!(whole.header("Content-Length").as_deref(), Some("300000"));
     let last_modified = whole.header("Last-Modified").unwrap();
     assert!(last_modified.ends_with(" GMT"), "{last_modified}");

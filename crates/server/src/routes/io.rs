@@ -77,7 +77,10 @@ pub async fn get_file(
             .with_header(header::CONTENT_RANGE, value(&format!("bytes */{size}"))));
         }
     };
+    // Content is whatever users uploaded: never let a browser sniff it into a page that
+    // runs on this origin.
     response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    response_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response_headers.insert(header::CONTENT_LENGTH, value(&range.len.to_string()));
     if method == Method::HEAD {
         return Ok((status, response_headers).into_response());
