@@ -108,6 +108,8 @@ pub(crate) struct Caches {
     pub(crate) scope_nodes: Cache<NodeId, Option<(WorkspaceId, String)>>,
     /// Nodes by (workspace, path), present or not.
     pub(crate) nodes: Cache<(WorkspaceId, String), Option<NodeRecord>>,
+    /// Verified login access tokens, keyed by their SHA-256: the user and the expiry.
+    pub(crate) access_tokens: Cache<[u8; 32], (UserId, i64)>,
     /// Verified personal access tokens, keyed by their SHA-256.
     pub(crate) tokens: Cache<PatHash, Arc<crate::tokens::LiveToken>>,
     /// Keyed by an HMAC of login and password under a per-process key: the plaintext
@@ -127,6 +129,7 @@ impl Caches {
             scope_nodes: Cache::new(),
             nodes: Cache::new(),
             tokens: Cache::new(),
+            access_tokens: Cache::new(),
             passwords: Cache::new(),
             counter: std::sync::atomic::AtomicI64::new(counter),
             tree_counter: std::sync::atomic::AtomicI64::new(tree_counter),
@@ -140,6 +143,7 @@ impl Caches {
         self.grants.clear();
         self.tree_changed();
         self.tokens.clear();
+        self.access_tokens.clear();
         self.passwords.clear();
     }
 
