@@ -277,16 +277,54 @@ impl ReadAhead {
     }
 }
 
-fn read_exact_at(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
-    let mut buffer = vec![0; len];
+/// Full-size chunk buffers, reused: a streamed read neither allocates nor zeroes
+/// [`CHUNK`] bytes per chunk (fresh large allocations cost page faults and a memset).
+static CHUNK_POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// Buffers kept in the pool at most (8 MiB).
+const CHUNK_POOL_MAX: usize = 32;
+
+/// A chunk buffer lent to a `Bytes`; it goes back to the pool when the `Bytes` is dropped
+/// (once written to the socket).
+struct PooledChunk(Vec<u8>);
+
+impl AsRef<[u8]> for PooledChunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for PooledChunk {
+    fn drop(&mut self) {
+        let buffer = std::mem::take(&mut self.0);
+        if let Ok(mut pool) = CHUNK_POOL.lock()
+            && pool.len() < CHUNK_POOL_MAX
+        {
+            pool.push(buffer);
+        }
+    }
+}
+
+fn fill_at(file: &File, offset: u64, buffer: &mut [u8]) -> io::Result<()> {
     let mut filled = 0;
-    while filled < len {
+    while filled < buffer.len() {
         let n = file.read_at(&mut buffer[filled..], offset + filled as u64)?;
         if n == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than its record"));
         }
         filled += n;
     }
+    Ok(())
+}
+
+fn read_exact_at(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
+    if len == CHUNK {
+        let mut buffer = CHUNK_POOL.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_else(|| vec![0; CHUNK]);
+        fill_at(file, offset, &mut buffer)?;
+        return Ok(Bytes::from_owner(PooledChunk(buffer)));
+    }
+    let mut buffer = vec![0; len];
+    fill_at(file, offset, &mut buffer)?;
     Ok(Bytes::from(buffer))
 }
 
