@@ -14,14 +14,16 @@
 # builds that binary and runs every row against it, so the rows differ only in the
 # credentials they send.
 #
-#   bash bench/auth.sh            (DURATION=10 CONNECTIONS=32; CELLS_BIN=path to skip
-#                                  the build: it must be built with bench-anonymous)
+#   bash bench/auth.sh            (DURATION=5 per run, ROUNDS=3 interleaved rounds, median
+#                                  per row; CONNECTIONS=32; CELLS_BIN=path to skip the
+#                                  build: it must be built with bench-anonymous)
 #
 # Installs wrk and curl from Debian if missing. Output: a table, and the same markdown in
 # bench/out/auth-<date>.md.
 set -euo pipefail
 
-DURATION="${DURATION:-10}"
+DURATION="${DURATION:-5}"
+ROUNDS="${ROUNDS:-3}"
 CONNECTIONS="${CONNECTIONS:-32}"
 PASSWORD="benchpass123"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -84,13 +86,20 @@ for name in "${ORDER[@]}"; do
     [[ "$got" == 200 ]] || die "$name: ${TARGET[$name]} answered $got (no-auth needs a build with --features bench-anonymous)"
 done
 
+# Rounds interleave the rows, so a machine that slows down (or speeds up) during the run
+# does not favour the rows measured first; each row's figure is its median.
 declare -A RPS=()
 for name in "${ORDER[@]}"; do
     wrk -t2 -c"$CONNECTIONS" -d2s -H "${HEADER[$name]}" "${TARGET[$name]}" >/dev/null
-    out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -H "${HEADER[$name]}" "${TARGET[$name]}")"
-    grep -q 'Non-2xx' <<<"$out" && { printf '%s\n' "$out" >&2; die "$name: non-2xx answers"; }
-    RPS[$name]="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
-    log "$name: ${RPS[$name]} req/s"
+done
+for ((round = 1; round <= ROUNDS; round++)); do
+    for name in "${ORDER[@]}"; do
+        out="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -H "${HEADER[$name]}" "${TARGET[$name]}")"
+        grep -q 'Non-2xx' <<<"$out" && { printf '%s\n' "$out" >&2; die "$name: non-2xx answers"; }
+        rps="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+        RPS[$name]="${RPS[$name]:-} $rps"
+        log "round $round, $name: $rps req/s"
+    done
 done
 
 mkdir -p "$SCRIPT_DIR/out"
@@ -98,8 +107,10 @@ report="$SCRIPT_DIR/out/auth-$(date +%Y%m%d-%H%M%S).md"
 python3 - "$report" "$DURATION" "$CONNECTIONS" "${ORDER[@]/#/}" <<EOF
 import sys
 report, duration, conns, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-rps = {$(for n in "${ORDER[@]}"; do printf '"%s": %s, ' "$n" "${RPS[$n]}"; done)}
-lines = [f"wrk -t2 -c{conns} -d{duration}s, 4 KiB GET /io/personal-files/small.bin", "",
+import statistics
+runs = {$(for n in "${ORDER[@]}"; do printf '"%s": [%s], ' "$n" "$(echo ${RPS[$n]} | tr ' ' ',')"; done)}
+rps = {name: statistics.median(values) for name, values in runs.items()}
+lines = [f"wrk -t2 -c{conns} -d{duration}s, 4 KiB GET /io/personal-files/small.bin, median of {len(runs['no-auth'])} interleaved rounds", "",
          "| credentials | req/s | vs no-auth | vs pat-bearer |", "|---|---:|---:|---:|"]
 for n in names:
     lines.append(f"| {n} | {rps[n]:.0f} | {rps[n] / rps['no-auth']:.2f}x | {rps[n] / rps['pat-bearer']:.2f}x |")
