@@ -17,12 +17,29 @@ pub const WINDOW: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub(crate) struct FailureLimiter {
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// When an address last reached the limit (milliseconds after `epoch`, 0 for never):
+    /// while that is more than a window ago, no address can be throttled, and a request
+    /// checks one atomic instead of taking the lock.
+    last_over_ms: std::sync::atomic::AtomicU64,
+    epoch: std::sync::OnceLock<Instant>,
 }
 
 impl FailureLimiter {
+    /// Milliseconds since the limiter's first use, never 0.
+    fn now_ms(&self) -> u64 {
+        let epoch = self.epoch.get_or_init(Instant::now);
+        u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX).saturating_add(1)
+    }
+
     /// Seconds until the address may try again, if it is over the limit now.
     pub(crate) fn retry_after(&self, ip: Option<IpAddr>) -> Option<u64> {
         let ip = ip?;
+        let last_over = self.last_over_ms.load(std::sync::atomic::Ordering::Acquire);
+        if last_over == 0
+            || self.now_ms().saturating_sub(last_over) >= u64::try_from(WINDOW.as_millis()).unwrap_or(u64::MAX)
+        {
+            return None;
+        }
         let windows = self.windows.lock().ok()?;
         let (start, failures) = windows.get(&ip)?;
         let elapsed = start.elapsed();
@@ -41,6 +58,9 @@ impl FailureLimiter {
             *entry = (Instant::now(), 0);
         }
         entry.1 = entry.1.saturating_add(1);
+        if entry.1 >= MAX_FAILURES {
+            self.last_over_ms.store(self.now_ms(), std::sync::atomic::Ordering::Release);
+        }
     }
 }
 

@@ -241,14 +241,22 @@ fn paths_and_content() -> Vec<Bad> {
     cases
 }
 
-#[tokio::test]
-async fn every_mistake_gets_its_status_and_the_json_error_body() {
+/// A server with what the cases name: alice, a workspace `ws`, and the admin's
+/// `/personal-files/f.txt` and `/personal-files/dir`.
+async fn with_fixtures() -> TestServer {
     let server = TestServer::start();
     let admin = server.admin().await;
     server.user(&admin, "alice", "alice-password").await;
     admin.post("/a/workspaces", &json!({"Slug": "ws"})).await.expect(201);
     admin.upload("/personal-files/f.txt", "0123456789").await.expect(201);
     admin.mkdir("/personal-files/dir").await.expect(201);
+    server
+}
+
+#[tokio::test]
+async fn every_mistake_gets_its_status_and_the_json_error_body() {
+    let server = with_fixtures().await;
+    let admin = server.admin().await;
     let auth =
         "Basic ".to_owned() + &crate::support::base64(format!("admin:{}", crate::support::ADMIN_PASSWORD).as_bytes());
 
@@ -287,12 +295,8 @@ async fn every_mistake_gets_its_status_and_the_json_error_body() {
 
 #[tokio::test]
 async fn no_client_mistake_is_a_server_error() {
-    let server = TestServer::start();
+    let server = with_fixtures().await;
     let admin = server.admin().await;
-    server.user(&admin, "alice", "alice-password").await;
-    admin.post("/a/workspaces", &json!({"Slug": "ws"})).await.expect(201);
-    admin.upload("/personal-files/f.txt", "0123456789").await.expect(201);
-    admin.mkdir("/personal-files/dir").await.expect(201);
     let token = server.login_grant("admin", crate::support::ADMIN_PASSWORD).await;
     let auth = format!("Bearer {}", token["access_token"].as_str().unwrap());
 
