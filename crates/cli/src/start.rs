@@ -1,5 +1,5 @@
 //! `cells start`: opens the store, creates the first admin on a new database, and serves
-//! until SIGINT or SIGTERM, then lets requests in flight finish (for at most
+//! HTTP and SFTP until SIGINT or SIGTERM, then lets requests in flight finish (for at most
 //! [`SHUTDOWN_GRACE`]).
 
 use anyhow::Context;
@@ -75,8 +75,13 @@ pub async fn run(args: StartArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.bind))?;
     let address = listener.local_addr()?;
-    tracing::info!(data = %settings.data.display(), sftp_bind = %settings.sftp_bind, "store ready (SFTP is not served by this version)");
+    let sftp = cells_sftp::SftpServer::bind(&settings.sftp_bind, cells.clone()).await?;
+    let sftp_address = sftp.local_addr()?;
+    tracing::info!(data = %settings.data.display(), "store ready");
+    // The SFTP line comes first: the HTTP line is the one that says the server is up.
+    println!("cells listening on sftp://{sftp_address}");
     println!("cells listening on http://{address}");
+    let sftp = tokio::spawn(sftp.serve());
     let upkeep = cells.spawn_upkeep();
     // Requests in flight get SHUTDOWN_GRACE to finish: a stalled client (an upload that
     // stopped sending, its socket still open) must not keep the process alive forever.
@@ -99,6 +104,7 @@ pub async fn run(args: StartArgs) -> anyhow::Result<()> {
         }
     };
     upkeep.abort();
+    sftp.abort();
     cells.close().await;
     served.context("the HTTP server failed")
 }

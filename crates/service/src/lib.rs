@@ -10,6 +10,7 @@
 //!   narrowing of token scopes.
 //! - [`tree`] and [`content`]: the namespace and file content, checked by `access`.
 //! - [`users`] and [`workspaces`]: administration, behind an [`Admin`] capability.
+//! - [`sftp`]: the SFTP host key, and uploads that keep part of the file they replace.
 
 pub mod access;
 pub mod auth;
@@ -19,6 +20,7 @@ mod error;
 mod limiter;
 pub mod passwords;
 mod principal;
+pub mod sftp;
 pub mod tokens;
 pub mod tree;
 pub mod users;

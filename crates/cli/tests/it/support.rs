@@ -29,6 +29,7 @@ pub struct TestServer {
     dir: tempfile::TempDir,
     child: Option<Child>,
     port: u16,
+    sftp_port: u16,
     admin_password: Option<String>,
     log_level: String,
     storage_url: Option<String>,
@@ -59,6 +60,7 @@ impl TestServer {
             dir,
             child: None,
             port: 0,
+            sftp_port: 0,
             admin_password: admin_password.map(str::to_owned),
             log_level: log_level.to_owned(),
             storage_url: storage_url.map(str::to_owned),
@@ -81,7 +83,7 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        for name in ["CELLS_CONFIG", "CELLS_DATA", "CELLS_DATABASE_URL", "CELLS_STORAGE_URL", "CELLS_BIND"] {
+        for name in ["CELLS_CONFIG", "CELLS_DATA", "CELLS_DATABASE_URL", "CELLS_STORAGE_URL", "CELLS_BIND", "CELLS_SFTP_BIND"] {
             command.env_remove(name);
         }
         match &self.admin_password {
@@ -106,6 +108,10 @@ impl TestServer {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines_rx.recv_timeout(left) {
                 Ok(line) => {
+                    // The SFTP line comes before the HTTP one, which ends the start.
+                    if let Some(port) = line.strip_prefix("cells listening on sftp://127.0.0.1:") {
+                        self.sftp_port = port.parse().expect("an SFTP port number");
+                    }
                     let port = line.strip_prefix("cells listening on http://127.0.0.1:").map(str::parse::<u16>);
                     self.stdout.push(line);
                     if let Some(port) = port {
@@ -142,6 +148,11 @@ impl TestServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port SFTP listens on (`--sftp-bind 127.0.0.1:0`).
+    pub fn sftp_port(&self) -> u16 {
+        self.sftp_port
     }
 
     pub fn url(&self, target: &str) -> String {

@@ -1,0 +1,157 @@
+//! One SSH connection: authentication through [`Cells::authenticate`], then SFTP on
+//! session channels, nothing else (no shell, exec, or forwarding).
+//!
+//! The username is the login; the password is a personal access token of that login or
+//! the user's password, through `password` or `keyboard-interactive` (some clients
+//! offer only the latter for passwords). Only those two methods are advertised: a
+//! client that tries a public key first would wait out a rejection delay for nothing.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use cells_service::auth::Credential;
+use cells_service::{Cells, Principal, ServiceError, Usage, Via};
+use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session};
+use russh::{Channel, ChannelId, MethodKind, MethodSet};
+use secrecy::SecretString;
+
+use crate::pipe;
+use crate::session::SftpSession;
+
+/// Session channels one connection may open (each SFTP channel is a session).
+const MAX_CHANNELS: usize = 8;
+
+const PROMPT: &str = "Password or access token: ";
+
+/// The methods advertised and accepted.
+pub fn methods() -> MethodSet {
+    MethodSet::from(&[MethodKind::Password, MethodKind::KeyboardInteractive][..])
+}
+
+/// The state of one connection, shared with its revocation watch.
+pub struct Connection {
+    cells: Cells,
+    peer: Option<SocketAddr>,
+    /// Set once, by a successful authentication.
+    pub principal: Arc<OnceLock<Principal>>,
+    channels: HashMap<ChannelId, Channel<Msg>>,
+    opened: usize,
+}
+
+impl Connection {
+    pub fn new(cells: Cells, peer: Option<SocketAddr>) -> Self {
+        Self { cells, peer, principal: Arc::new(OnceLock::new()), channels: HashMap::new(), opened: 0 }
+    }
+
+    async fn login(&mut self, user: &str, password: String) -> Auth {
+        let credential = Credential::Basic { login: user.to_owned(), password: SecretString::from(password) };
+        let usage = Usage { via: Via::Sftp, ip: self.peer.map(|p| p.ip()) };
+        match self.cells.authenticate(credential, usage).await {
+            Ok(principal) => {
+                tracing::info!(user = %principal.login.as_str(), peer = ?self.peer, "SFTP login");
+                let _ = self.principal.set(principal);
+                Auth::Accept
+            }
+            Err(ServiceError::Throttled { retry_after }) => {
+                tracing::info!(peer = ?self.peer, retry_after, "SFTP login throttled");
+                Auth::reject()
+            }
+            Err(ServiceError::Unauthenticated) => {
+                tracing::info!(peer = ?self.peer, "SFTP login refused");
+                Auth::reject()
+            }
+            Err(err) => {
+                tracing::warn!(peer = ?self.peer, error = %err, "SFTP login failed");
+                Auth::reject()
+            }
+        }
+    }
+}
+
+impl russh::server::Handler for Connection {
+    type Error = russh::Error;
+
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        Ok(self.login(user, password.to_owned()).await)
+    }
+
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        response: Option<Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
+        let Some(mut response) = response else {
+            return Ok(Auth::Partial {
+                name: "".into(),
+                instructions: "".into(),
+                prompts: vec![(PROMPT.into(), false)].into(),
+            });
+        };
+        let Some(answer) = response.next() else { return Ok(Auth::reject()) };
+        let Ok(password) = String::from_utf8(answer.to_vec()) else { return Ok(Auth::reject()) };
+        Ok(self.login(user, password).await)
+    }
+
+    async fn auth_publickey_offered(&mut self, _: &str, _: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+        Ok(Auth::reject())
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.principal.get().is_none() || self.opened >= MAX_CHANNELS {
+            reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
+            return Ok(());
+        }
+        self.opened += 1;
+        self.channels.insert(channel.id(), channel);
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn subsystem_request(&mut self, id: ChannelId, name: &str, session: &mut Session) -> Result<(), Self::Error> {
+        let (Some(principal), true) = (self.principal.get(), name == "sftp") else {
+            tracing::info!(subsystem = name, "subsystem refused");
+            return session.channel_failure(id);
+        };
+        let Some(channel) = self.channels.remove(&id) else { return session.channel_failure(id) };
+        session.channel_success(id)?;
+        tokio::spawn(pipe::run(channel, SftpSession::new(self.cells.clone(), principal.clone())));
+        Ok(())
+    }
+
+    async fn shell_request(&mut self, id: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+        session.data(id, "This server offers SFTP only.\r\n".as_bytes().to_vec())?;
+        session.channel_failure(id)?;
+        session.close(id)
+    }
+
+    async fn exec_request(&mut self, id: ChannelId, _data: &[u8], session: &mut Session) -> Result<(), Self::Error> {
+        session.channel_failure(id)?;
+        session.close(id)
+    }
+
+    async fn pty_request(
+        &mut self,
+        id: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(id)
+    }
+
+    async fn channel_close(&mut self, id: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
+        self.channels.remove(&id);
+        Ok(())
+    }
+}

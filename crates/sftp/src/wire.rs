@@ -1,0 +1,191 @@
+//! SFTP framing, and the two packets on the hot path coded by hand: `SSH_FXP_WRITE` is
+//! read without copying its data, `SSH_FXP_DATA` written with one copy of the content.
+//! Every other packet goes through `russh-sftp`'s codec.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+pub const FXP_WRITE: u8 = 6;
+const FXP_DATA: u8 = 103;
+
+/// The largest packet a client may send: a 255 KiB write and its header, with room to
+/// spare. OpenSSH's own server allows 256 KiB.
+pub const MAX_PACKET: usize = 256 * 1024 + 1024;
+
+/// The most bytes one read or write carries (what `limits@openssh.com` announces).
+pub const MAX_IO: u32 = 255 * 1024;
+
+/// Splits the next complete packet (without its length) off the front of `buffer`.
+///
+/// # Errors
+/// When the next packet announces a length over [`MAX_PACKET`], or zero.
+pub fn next_packet(buffer: &mut BytesMut) -> Result<Option<Bytes>, usize> {
+    if buffer.len() < 4 {
+        return Ok(None);
+    }
+    let len = u32::from_be_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]) as usize;
+    if len == 0 || len > MAX_PACKET {
+        return Err(len);
+    }
+    if buffer.len() < 4 + len {
+        buffer.reserve(4 + len - buffer.len());
+        return Ok(None);
+    }
+    buffer.advance(4);
+    Ok(Some(buffer.split_to(len).freeze()))
+}
+
+/// The request id of a packet, when it has one (every request but `SSH_FXP_INIT`).
+#[must_use]
+pub fn request_id(packet: &[u8]) -> u32 {
+    match packet {
+        [_, a, b, c, d, ..] => u32::from_be_bytes([*a, *b, *c, *d]),
+        _ => 0,
+    }
+}
+
+/// An `SSH_FXP_WRITE`, its data a slice of the packet.
+#[derive(Debug)]
+pub struct Write {
+    pub id: u32,
+    pub handle: Bytes,
+    pub offset: u64,
+    pub data: Bytes,
+}
+
+fn take_string(packet: &mut Bytes) -> Option<Bytes> {
+    if packet.remaining() < 4 {
+        return None;
+    }
+    let len = packet.get_u32() as usize;
+    (packet.remaining() >= len).then(|| packet.split_to(len))
+}
+
+/// Reads an `SSH_FXP_WRITE` packet (type byte first).
+#[must_use]
+pub fn parse_write(mut packet: Bytes) -> Option<Write> {
+    if packet.remaining() < 5 || packet.get_u8() != FXP_WRITE {
+        return None;
+    }
+    let id = packet.get_u32();
+    let handle = take_string(&mut packet)?;
+    if packet.remaining() < 8 {
+        return None;
+    }
+    let offset = packet.get_u64();
+    let data = take_string(&mut packet)?;
+    packet.is_empty().then_some(Write { id, handle, offset, data })
+}
+
+/// Two strings, as `posix-rename@openssh.com` carries its paths.
+#[must_use]
+pub fn parse_two_strings(data: &[u8]) -> Option<(String, String)> {
+    let mut data = Bytes::copy_from_slice(data);
+    let first = take_string(&mut data)?;
+    let second = take_string(&mut data)?;
+    Some((String::from_utf8(first.to_vec()).ok()?, String::from_utf8(second.to_vec()).ok()?))
+}
+
+/// An `SSH_FXP_DATA` answer, with its length.
+#[must_use]
+pub fn data_packet(id: u32, chunks: &[Bytes]) -> Bytes {
+    let len: usize = chunks.iter().map(Bytes::len).sum();
+    let mut out = BytesMut::with_capacity(13 + len);
+    out.put_u32(u32::try_from(9 + len).unwrap_or(u32::MAX));
+    out.put_u8(FXP_DATA);
+    out.put_u32(id);
+    out.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+    for chunk in chunks {
+        out.put_slice(chunk);
+    }
+    out.freeze()
+}
+
+/// The body of the `limits@openssh.com` answer.
+#[must_use]
+pub fn limits(max_open_handles: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32);
+    out.put_u64(MAX_PACKET as u64);
+    out.put_u64(u64::from(MAX_IO));
+    out.put_u64(u64::from(MAX_IO));
+    out.put_u64(max_open_handles);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_packet(id: u32, handle: &[u8], offset: u64, data: &[u8]) -> Vec<u8> {
+        let mut body = vec![FXP_WRITE];
+        body.put_u32(id);
+        body.put_u32(handle.len() as u32);
+        body.put_slice(handle);
+        body.put_u64(offset);
+        body.put_u32(data.len() as u32);
+        body.put_slice(data);
+        let mut framed = Vec::new();
+        framed.put_u32(body.len() as u32);
+        framed.extend_from_slice(&body);
+        framed
+    }
+
+    #[test]
+    fn packets_split_at_their_length_even_when_they_arrive_in_pieces() {
+        let framed = write_packet(9, b"h1", 4096, b"hello");
+        let mut buffer = BytesMut::new();
+        buffer.put_slice(&framed[..3]);
+        assert_eq!(next_packet(&mut buffer), Ok(None));
+        buffer.put_slice(&framed[3..10]);
+        assert_eq!(next_packet(&mut buffer), Ok(None));
+        buffer.put_slice(&framed[10..]);
+        buffer.put_slice(&framed);
+        let first = next_packet(&mut buffer).ok().flatten().map(|p| parse_write(p).map(|w| (w.id, w.offset)));
+        assert_eq!(first, Some(Some((9, 4096))));
+        assert!(next_packet(&mut buffer).ok().flatten().is_some());
+        assert!(buffer.is_empty());
+    }
+
+    #[test]
+    fn oversized_and_empty_packets_are_refused() {
+        let mut buffer = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 1][..]);
+        assert_eq!(next_packet(&mut buffer), Err(0xffff_ffff));
+        let mut buffer = BytesMut::from(&[0, 0, 0, 0][..]);
+        assert_eq!(next_packet(&mut buffer), Err(0));
+    }
+
+    #[test]
+    fn a_write_is_read_whole_or_not_at_all() {
+        let framed = write_packet(3, b"h7", 10, b"abc");
+        let write = parse_write(Bytes::copy_from_slice(&framed[4..])).map(|w| (w.handle, w.offset, w.data));
+        assert_eq!(write, Some((Bytes::from_static(b"h7"), 10, Bytes::from_static(b"abc"))));
+        for cut in 5..framed.len() - 1 {
+            assert!(parse_write(Bytes::copy_from_slice(&framed[4..cut])).is_none(), "cut at {cut}");
+        }
+        let mut long = framed[4..].to_vec();
+        long.push(0);
+        assert!(parse_write(Bytes::from(long)).is_none(), "trailing bytes");
+    }
+
+    #[test]
+    fn data_answers_carry_their_lengths() {
+        let packet = data_packet(5, &[Bytes::from_static(b"ab"), Bytes::from_static(b"c")]);
+        assert_eq!(&packet[..], &[0, 0, 0, 12, FXP_DATA, 0, 0, 0, 5, 0, 0, 0, 3, b'a', b'b', b'c']);
+    }
+
+    #[test]
+    fn two_strings_parse_and_truncated_ones_do_not() {
+        let mut data = Vec::new();
+        for s in ["/a", "/b c"] {
+            data.put_u32(s.len() as u32);
+            data.put_slice(s.as_bytes());
+        }
+        assert_eq!(parse_two_strings(&data), Some(("/a".to_owned(), "/b c".to_owned())));
+        assert_eq!(parse_two_strings(&data[..data.len() - 1]), None);
+    }
+
+    #[test]
+    fn request_ids_follow_the_type() {
+        assert_eq!(request_id(&[17, 0, 0, 1, 2, 9]), 258);
+        assert_eq!(request_id(&[17, 0]), 0);
+    }
+}
