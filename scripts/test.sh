@@ -22,6 +22,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+# SFTP tests: the OpenSSH client (sftp, ssh, ssh-keyscan), sshpass to type the token
+# as the password, rclone for its SFTP remote.
+sftp_missing=()
+command -v sftp >/dev/null 2>&1 || sftp_missing+=(openssh-client)
+command -v sshpass >/dev/null 2>&1 || sftp_missing+=(sshpass)
+command -v rclone >/dev/null 2>&1 || sftp_missing+=(rclone)
+if [ ${#sftp_missing[@]} -gt 0 ]; then
+  echo "installing: ${sftp_missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${sftp_missing[@]}"
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked

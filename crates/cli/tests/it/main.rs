@@ -16,6 +16,7 @@
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
+//! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it).
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -31,6 +32,8 @@ mod memory;
 mod oauth;
 mod ops;
 mod scopes;
+mod sftp;
+mod sftp_client;
 mod support;
 mod token_rest;
 mod token_safety;
