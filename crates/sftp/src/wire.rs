@@ -73,7 +73,9 @@ pub fn parse_write(mut packet: Bytes) -> Option<Write> {
     }
     let offset = packet.get_u64();
     let data = take_string(&mut packet)?;
-    packet.is_empty().then_some(Write { id, handle, offset, data })
+    // Bytes after the data are ignored, as OpenSSH's server does: some clients (rclone's
+    // SFTP library) send their whole buffer after a shorter data length.
+    Some(Write { id, handle, offset, data })
 }
 
 /// Two strings, as `posix-rename@openssh.com` carries its paths.
@@ -162,8 +164,9 @@ mod tests {
             assert!(parse_write(Bytes::copy_from_slice(&framed[4..cut])).is_none(), "cut at {cut}");
         }
         let mut long = framed[4..].to_vec();
-        long.push(0);
-        assert!(parse_write(Bytes::from(long)).is_none(), "trailing bytes");
+        long.extend([0xaa; 7]);
+        let write = parse_write(Bytes::from(long)).map(|w| w.data);
+        assert_eq!(write, Some(Bytes::from_static(b"abc")), "trailing bytes are ignored");
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
-//! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it).
+//! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it);
+//!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -34,6 +35,8 @@ mod ops;
 mod scopes;
 mod sftp;
 mod sftp_client;
+mod sftp_rclone;
+mod sftp_scopes;
 mod support;
 mod token_rest;
 mod token_safety;
