@@ -17,7 +17,8 @@
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
 //! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it);
-//!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote.
+//!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote;
+//!   `sftp_revoke`: revocation and locking end open sessions.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -36,6 +37,7 @@ mod scopes;
 mod sftp;
 mod sftp_client;
 mod sftp_rclone;
+mod sftp_revoke;
 mod sftp_scopes;
 mod support;
 mod token_rest;
