@@ -69,16 +69,16 @@ mod tests {
 
     fn view(kind: NodeKind, size: i64) -> NodeRecord {
         NodeRecord {
-                id: NodeId::random(),
-                workspace: WorkspaceId::random(),
-                parent: None,
-                path: "a".into(),
-                name: "a".into(),
-                kind,
-                size,
-                mtime: 1_700_000_000,
-                etag: "e".into(),
-                blob: None,
+            id: NodeId::random(),
+            workspace: WorkspaceId::random(),
+            parent: None,
+            path: "a".into(),
+            name: "a".into(),
+            kind,
+            size,
+            mtime: 1_700_000_000,
+            etag: "e".into(),
+            blob: None,
         }
     }
 

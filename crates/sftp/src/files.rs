@@ -88,7 +88,13 @@ impl WriteFile {
         self.upload.written().max(ahead_end).max(self.mode.keep.unwrap_or(0))
     }
 
-    pub async fn write(&mut self, cells: &Cells, principal: &Principal, offset: u64, data: Bytes) -> Result<(), Refusal> {
+    pub async fn write(
+        &mut self,
+        cells: &Cells,
+        principal: &Principal,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<(), Refusal> {
         if !self.started {
             self.started = true;
             if let Some(old) = self.mode.keep {
@@ -173,7 +179,10 @@ impl Folder {
                 }
                 *offset += i64::try_from(children.len()).unwrap_or(PAGE);
                 let owner = principal.login.as_str();
-                Ok(children.iter().map(|c| crate::attrs::entry(c.path.name(), crate::attrs::of_node(&c.node), owner)).collect())
+                Ok(children
+                    .iter()
+                    .map(|c| crate::attrs::entry(c.path.name(), crate::attrs::of_node(&c.node), owner))
+                    .collect())
             }
         }
     }

@@ -61,7 +61,11 @@ pub async fn run(channel: Channel<Msg>, mut session: SftpSession) {
                     }
                     Ok(None) => break,
                     Err(len) => {
-                        tracing::info!(len, max = wire::MAX_PACKET, "SFTP packet length out of bounds: closing the channel");
+                        tracing::info!(
+                            len,
+                            max = wire::MAX_PACKET,
+                            "SFTP packet length out of bounds: closing the channel"
+                        );
                         return;
                     }
                 }

@@ -149,11 +149,9 @@ impl SftpSession {
     fn fstat(&self, id: u32, handle: &str) -> Answer {
         let attrs = match self.handles.get(handle).ok_or_else(Refusal::no_such_handle)? {
             Opened::Read(file) => attrs::of_node(&file.node),
-            Opened::Write(file) => FileAttributes {
-                size: Some(file.size()),
-                permissions: Some(0o100_644),
-                ..FileAttributes::default()
-            },
+            Opened::Write(file) => {
+                FileAttributes { size: Some(file.size()), permissions: Some(0o100_644), ..FileAttributes::default() }
+            }
             Opened::Folder(_) => attrs::of_root(),
         };
         Ok(Packet::Attrs(Attrs { id, attrs }))
@@ -164,7 +162,8 @@ impl SftpSession {
             Target::Root => {
                 let owner = self.principal.login.as_str();
                 let roots = self.cells.list_workspaces(&self.principal).await?;
-                let entries = roots.iter().map(|r| attrs::entry(r.path.workspace(), attrs::of_node(&r.node), owner)).collect();
+                let entries =
+                    roots.iter().map(|r| attrs::entry(r.path.workspace(), attrs::of_node(&r.node), owner)).collect();
                 Folder::Root(Some(entries))
             }
             Target::Tree(path) => {
@@ -201,9 +200,8 @@ impl SftpSession {
             if existing.is_none() && !flags.contains(OpenFlags::CREATE) {
                 return Err(Refusal::new(StatusCode::NoSuchFile, format!("{path} does not exist")));
             }
-            let keep = existing
-                .filter(|_| !flags.contains(OpenFlags::TRUNCATE))
-                .map(|n| u64::try_from(n.size).unwrap_or(0));
+            let keep =
+                existing.filter(|_| !flags.contains(OpenFlags::TRUNCATE)).map(|n| u64::try_from(n.size).unwrap_or(0));
             let upload = self.cells.begin_upload(&self.principal, &path).await?;
             let mode = WriteMode { keep, append: flags.contains(OpenFlags::APPEND) };
             Opened::Write(Box::new(WriteFile::new(path, upload, mode)))
@@ -275,7 +273,8 @@ impl SftpSession {
     async fn extended(&self, id: u32, request: &str, data: &[u8]) -> Answer {
         match request {
             POSIX_RENAME => {
-                let (from, to) = wire::parse_two_strings(data).ok_or_else(|| Refusal::bad_message("malformed rename"))?;
+                let (from, to) =
+                    wire::parse_two_strings(data).ok_or_else(|| Refusal::bad_message("malformed rename"))?;
                 let (from, to) = (tree(&from)?, tree(&to)?);
                 match self.cells.move_node(&self.principal, &from, &to).await {
                     // Both ends were checked writable before the move found the name taken:

@@ -173,7 +173,8 @@ async fn the_host_key_is_kept_across_restarts() {
         let out = Command::new("ssh-keyscan").args(["-t", "ed25519", "-p", &port.to_string(), "127.0.0.1"]).output();
         let out = out.expect("ssh-keyscan (openssh-client)");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let key = text.lines().find(|l| l.contains("ssh-ed25519")).map(|l| l.split_whitespace().last().unwrap().to_owned());
+        let key =
+            text.lines().find(|l| l.contains("ssh-ed25519")).map(|l| l.split_whitespace().last().unwrap().to_owned());
         key.unwrap_or_else(|| panic!("no ed25519 key in {text:?}"))
     };
     let before = scan(fx.server.sftp_port());
@@ -198,14 +199,14 @@ async fn malformed_and_oversized_packets_are_refused_without_harm() {
     let output = subsystem(&fx.server, "alice", &fx.token, &input);
     let answers = packet::answers(&output.stdout);
     let expected = [
-        (2, 0, None),       // version
-        (105, 1, None),     // attributes
-        (101, 2, Some(2)),  // no such file: bytes that are not UTF-8 read as U+FFFD
-        (101, 3, Some(5)),  // bad message: truncated
-        (101, 4, Some(5)),  // bad message: unknown type
-        (101, 5, Some(4)),  // failure: no such handle
-        (101, 6, Some(8)),  // unsupported: symbolic links
-        (105, 7, None),     // attributes
+        (2, 0, None),      // version
+        (105, 1, None),    // attributes
+        (101, 2, Some(2)), // no such file: bytes that are not UTF-8 read as U+FFFD
+        (101, 3, Some(5)), // bad message: truncated
+        (101, 4, Some(5)), // bad message: unknown type
+        (101, 5, Some(4)), // failure: no such handle
+        (101, 6, Some(8)), // unsupported: symbolic links
+        (105, 7, None),    // attributes
     ];
     assert_eq!(answers, expected, "stderr: {}", String::from_utf8_lossy(&output.stderr));
 

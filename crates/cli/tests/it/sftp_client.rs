@@ -65,7 +65,13 @@ impl Batch {
 
     #[track_caller]
     pub fn expect_ok(self) -> Self {
-        assert!(self.ok(), "sftp failed ({:?})\nstdout:\n{}\nstderr:\n{}", self.output.status, self.stdout(), self.stderr());
+        assert!(
+            self.ok(),
+            "sftp failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        );
         self
     }
 
@@ -76,9 +82,11 @@ impl Batch {
     }
 }
 
+/// `sftp -b - login@127.0.0.1` from `cwd`, its password typed by sshpass.
 fn sftp_command(server: &TestServer, login: &str, password: &str, cwd: &Path) -> Command {
     let mut command = sshpass(password);
     command.arg("sftp").current_dir(cwd).args(common_options("-P", server.sftp_port()));
+    command.args(["-b", "-"]).arg(format!("{login}@127.0.0.1"));
     command
 }
 
@@ -86,7 +94,6 @@ fn sftp_command(server: &TestServer, login: &str, password: &str, cwd: &Path) ->
 /// `login` with `password`, in the local folder `cwd`.
 pub fn sftp_batch(server: &TestServer, login: &str, password: &str, cwd: &Path, commands: &str) -> Batch {
     let mut command = sftp_command(server, login, password, cwd);
-    command.args(["-b", "-"]).arg(format!("{login}@127.0.0.1"));
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -105,7 +112,6 @@ pub struct Interactive {
 impl Interactive {
     pub fn open(server: &TestServer, login: &str, password: &str, cwd: &Path) -> Self {
         let mut command = sftp_command(server, login, password, cwd);
-        command.args(["-b", "-"]).arg(format!("{login}@127.0.0.1"));
         let child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

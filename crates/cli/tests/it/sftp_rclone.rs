@@ -60,7 +60,9 @@ fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 async fn rclone_copies_a_tree_up_and_back_byte_identical() {
     let fx = Fixture::new().await;
     let up = fx.dir().join("up");
-    for (i, name) in ["a.txt", "sub dir/b #2.bin", "sub dir/deeper/ü 100%.dat", "empty/zero", "big.bin"].iter().enumerate() {
+    for (i, name) in
+        ["a.txt", "sub dir/b #2.bin", "sub dir/deeper/ü 100%.dat", "empty/zero", "big.bin"].iter().enumerate()
+    {
         let path = up.join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let len = match *name {

@@ -112,7 +112,10 @@ async fn a_read_write_scope_writes_inside_and_renames_check_both_ends() {
     common.allowed(&token, "put new.txt /common-files/reports/new.txt");
     common.allowed(&token, "mkdir /common-files/reports/made");
     common.allowed(&token, "rename /common-files/reports/new.txt \"/common-files/reports/sub ü #2/moved.txt\"");
-    assert_eq!(common.admin.download("/common-files/reports/sub ü #2/moved.txt").await.expect(200).text(), "new content");
+    assert_eq!(
+        common.admin.download("/common-files/reports/sub ü #2/moved.txt").await.expect(200).text(),
+        "new content"
+    );
 
     for command in [
         // Out of the scope, into it, and on the passage above it.

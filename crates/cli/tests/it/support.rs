@@ -83,7 +83,9 @@ impl TestServer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        for name in ["CELLS_CONFIG", "CELLS_DATA", "CELLS_DATABASE_URL", "CELLS_STORAGE_URL", "CELLS_BIND", "CELLS_SFTP_BIND"] {
+        for name in
+            ["CELLS_CONFIG", "CELLS_DATA", "CELLS_DATABASE_URL", "CELLS_STORAGE_URL", "CELLS_BIND", "CELLS_SFTP_BIND"]
+        {
             command.env_remove(name);
         }
         match &self.admin_password {
