@@ -74,8 +74,13 @@ async fn users_through_the_cli_while_the_server_runs() {
     let login = [("grant_type", "password"), ("username", "frank"), ("password", "frank password from stdin")];
     assert_eq!(server.token_request(&login).await.json()["error"], "invalid_grant");
     ok(server.cli(&["user", "unlock", "-u", "frank"], None));
-    eventually("frank's token accepted", Duration::from_secs(1), || async { status(&frank, "/a/tree/").await == 200 })
-        .await;
+    // Unlocked, frank logs in again; the login that the lock ended stays ended.
+    eventually("frank can log in again", Duration::from_secs(1), || async {
+        server.token_request(&login).await.status == 200
+    })
+    .await;
+    server.login("frank", "frank password from stdin").await.get("/a/tree/").await.expect(200);
+    assert_eq!(status(&frank, "/a/tree/").await, 401, "a lock ends the logins made before it");
 
     // A new password retires the old one (cached Basic successes included).
     let old_basic = server.basic("erin", "erin-pässword");

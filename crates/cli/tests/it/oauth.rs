@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{ADMIN_PASSWORD, Reply, TestServer, eventually};
+use crate::support::{ADMIN_PASSWORD, Reply, TestServer, eventually, within_a_second};
 
 #[track_caller]
 fn oauth_error(reply: &Reply, error: &str) {
@@ -76,13 +76,23 @@ async fn refresh_tokens_rotate() {
     server.bearer(access).get("/a/users").await.expect(200);
     server.bearer(first["access_token"].as_str().unwrap()).get("/a/users").await.expect(200);
 
-    // The old one is spent; the new one works once.
+    // The new one works once.
+    let third = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", next)]).await;
+    let third = third.expect(200).json();
+    let (third_access, third_next) =
+        (third["access_token"].as_str().unwrap(), third["refresh_token"].as_str().unwrap());
+    server.bearer(third_access).get("/a/users").await.expect(200);
+    // A spent one presented again is theft: the whole login ends, on every token of it.
     let replay = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
     oauth_error(&replay, "invalid_grant");
-    let third = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", next)]).await;
-    third.expect(200);
-    let again = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", next)]).await;
-    oauth_error(&again, "invalid_grant");
+    let after_theft = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", third_next)]).await;
+    oauth_error(&after_theft, "invalid_grant");
+    within_a_second("the login's access tokens refused after the theft", || async {
+        server.bearer(third_access).get("/a/users").await.status == 401
+    })
+    .await;
+    // Another login of the same user is not touched.
+    server.login("admin", ADMIN_PASSWORD).await.get("/a/users").await.expect(200);
     let forged = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", "made-up")]).await;
     oauth_error(&forged, "invalid_grant");
 }
