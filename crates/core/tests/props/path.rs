@@ -176,34 +176,39 @@ proptest! {
         prop_assert_eq!(root.join(&name).map(|_| ()), want);
     }
 
-    /// A path is at most `MAX_PATH` bytes as written (`/{workspace}/{path}`), whether it was
-    /// parsed, parsed without its leading slash, or built by `join`: the three agree.
+    /// A path is at most `MAX_PATH` bytes written as `{workspace}/{path}` (what follows
+    /// `/io/`, and what the access service measures before a move), whether it was parsed,
+    /// parsed without its leading slash, or built by `join`: the three agree.
     #[test]
-    fn paths_are_at_most_4096_bytes_however_they_are_made(name_len in 1usize..=255, target in 3900usize..4200) {
+    fn paths_are_at_most_4096_bytes_however_they_are_made(
+        name_len in prop_oneof![1usize..=255, Just(1), Just(255)],
+        target in prop_oneof![3900usize..4200, TreePath::MAX_PATH - 2..=TreePath::MAX_PATH + 2],
+    ) {
         let root = TreePath::workspace_root("ws").map_err(|e| TestCaseError::fail(e.to_string()))?;
-        // Grow a path with names of `name_len` bytes, then one name that brings the written
-        // form to `target` bytes (when a name can).
+        let measured = |p: &TreePath| p.workspace().len() + 1 + p.inner().len();
+        // Grow a path with names of `name_len` bytes, then one name that brings it to
+        // `target` bytes (when a name can).
         let mut path = root;
-        while path.to_string().len() + 1 + name_len < target {
+        while measured(&path) + 1 + name_len < target.min(TreePath::MAX_PATH + 1) {
             let next = path.join(&"n".repeat(name_len));
-            prop_assert!(next.is_ok(), "{} bytes refused", path.to_string().len() + 1 + name_len);
+            prop_assert!(next.is_ok(), "{} bytes refused", measured(&path) + 1 + name_len);
             path = next.map_err(|e| TestCaseError::fail(e.to_string()))?;
         }
-        let last_len = target - path.to_string().len() - 1;
+        let last_len = target - measured(&path) - 1;
         prop_assume!((1..=TreePath::MAX_NAME).contains(&last_len));
-        let text = format!("{path}/{}", "m".repeat(last_len));
-        prop_assert_eq!(text.len(), target);
+        let relative = format!("{}/{}", &path.to_string()[1..], "m".repeat(last_len));
+        prop_assert_eq!(relative.len(), target);
         let joined = path.join(&"m".repeat(last_len));
-        let parsed = TreePath::parse_absolute(&text);
-        let relative = TreePath::parse_relative(&text[1..]);
-        let relative_slash = TreePath::parse_relative(&format!("{}/", &text[1..]));
+        let parsed = TreePath::parse_absolute(&format!("/{relative}"));
+        let parsed_slash = TreePath::parse_absolute(&format!("/{relative}/"));
+        let parsed_relative = TreePath::parse_relative(&relative);
         // Compared by length, so that a failure does not print 4 KiB of path.
         let want = if target <= TreePath::MAX_PATH { Ok(target) } else { Err(PathError::PathTooLong) };
-        let written = |p: TreePath| p.to_string().len();
-        prop_assert_eq!(joined.map(written), want.clone(), "join");
-        prop_assert_eq!(parsed.map(written), want.clone(), "parse_absolute");
-        prop_assert_eq!(relative.map(written), want.clone(), "parse_relative");
-        prop_assert_eq!(relative_slash.map(written), want, "parse_relative with a trailing slash");
+        let len = |p: TreePath| measured(&p);
+        prop_assert_eq!(joined.map(len), want.clone(), "join");
+        prop_assert_eq!(parsed.map(len), want.clone(), "parse_absolute");
+        prop_assert_eq!(parsed_slash.map(len), want.clone(), "parse_absolute with a trailing slash");
+        prop_assert_eq!(parsed_relative.map(len), want, "parse_relative");
     }
 
     /// Whatever text is accepted is a path with every promised property; whatever is
@@ -214,7 +219,7 @@ proptest! {
             Ok(path) => {
                 let written = path.to_string();
                 prop_assert_eq!(written.as_str(), text.strip_suffix('/').unwrap_or(&text));
-                prop_assert!(written.len() <= TreePath::MAX_PATH);
+                prop_assert!(written.len() <= TreePath::MAX_PATH + 1);
                 for segment in written[1..].split('/') {
                     prop_assert!(!segment.is_empty() && segment != "." && segment != "..", "{segment:?}");
                     prop_assert!(segment.len() <= TreePath::MAX_NAME);
@@ -249,3 +254,4 @@ proptest! {
         }
     }
 }
+
