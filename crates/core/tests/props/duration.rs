@@ -48,7 +48,11 @@ fn compound() -> impl Strategy<Value = String> {
     prop::collection::vec(prop::option::of(count()), 4)
         .prop_filter("at least one unit", |counts| counts.iter().any(Option::is_some))
         .prop_map(|counts| {
-            counts.iter().zip(UNITS).filter_map(|(count, (unit, _))| count.as_ref().map(|n| format!("{n}{unit}"))).collect()
+            counts
+                .iter()
+                .zip(UNITS)
+                .filter_map(|(count, (unit, _))| count.as_ref().map(|n| format!("{n}{unit}")))
+                .collect()
         })
 }
 
@@ -99,6 +103,22 @@ proptest! {
             t => Ok(u64::try_from(t).unwrap_or(0)),
         };
         prop_assert_eq!(parse_duration(&text).map(Seconds::get), want, "{:?}", text);
+    }
+
+    /// Counts chosen so that a product or a sum that wrapped around a `u64` would land
+    /// back in range: each is `TooLong`, never the wrapped value (random huge counts miss
+    /// this, since a wrapped value almost always stays over the limit).
+    #[test]
+    fn overflow_is_refused_not_wrapped(unit in 0..3usize, extra in 0u64..60, minutes in 1u64..1000) {
+        let (name, size) = UNITS[unit];
+        let size = u64::try_from(size).unwrap_or(1);
+        // count * size is 2^64 + extra * size + (a little): the wrapped product is small.
+        let count = u64::MAX / size + 1 + extra;
+        prop_assert_eq!(parse_duration(&format!("{count}{name}")), Err(DurationError::TooLong));
+        // minutes * 60 + seconds is 2^64 + extra: the wrapped sum is `extra`.
+        let seconds = u64::MAX - minutes * 60 + 1 + extra;
+        prop_assert_eq!(parse_duration(&format!("{minutes}m{seconds}s")), Err(DurationError::TooLong));
+        prop_assert_eq!(parse_duration(&format!("1d{}s", u64::MAX - extra)), Err(DurationError::TooLong));
     }
 
     /// Whatever the text, the parser agrees with the grammar: an `Ok` only for a

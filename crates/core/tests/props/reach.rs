@@ -62,7 +62,9 @@ fn model(target: &Place, scopes: &[(Place, Rights)]) -> Reach {
     let same = scopes.iter().filter(|(at, _)| at.workspace == target.workspace);
     let covering = same.clone().filter(|(at, _)| target.segments.starts_with(&at.segments));
     let covered = covering.fold(Rights::NONE, |all, (_, rights)| all.union(*rights));
-    let below = same.clone().any(|(at, _)| at.segments.len() > target.segments.len() && at.segments.starts_with(&target.segments));
+    let below = same
+        .clone()
+        .any(|(at, _)| at.segments.len() > target.segments.len() && at.segments.starts_with(&target.segments));
     if !covered.is_none() {
         Reach::Covered(covered)
     } else if below {

@@ -11,8 +11,11 @@ fn secret() -> impl Strategy<Value = PatSecret> {
 
 /// Base62 text of `len` characters.
 fn base62(len: usize) -> impl Strategy<Value = String> {
-    prop::collection::vec(prop::sample::select(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".to_vec()), len)
-        .prop_map(|bytes| bytes.into_iter().map(char::from).collect())
+    prop::collection::vec(
+        prop::sample::select(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".to_vec()),
+        len,
+    )
+    .prop_map(|bytes| bytes.into_iter().map(char::from).collect())
 }
 
 proptest! {
