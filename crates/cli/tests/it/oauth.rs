@@ -1,11 +1,11 @@
 //! `POST /oauth2/token`: the password and refresh grants, rotation, locked users, and
 //! the 401 of every refused credential.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use serde_json::json;
 
-use crate::support::{ADMIN_PASSWORD, Reply, TestServer, eventually, within_a_second};
+use crate::support::{ADMIN_PASSWORD, Reply, TestServer, within_a_second, within_a_second_of};
 
 #[track_caller]
 fn oauth_error(reply: &Reply, error: &str) {
@@ -147,14 +147,11 @@ async fn locking_a_user_stops_their_tokens_and_passwords_within_a_second() {
     dave_basic.get("/a/tree/").await.expect(200);
 
     admin.patch("/a/users/dave", &json!({"Locked": true})).await.expect(200);
-    eventually("dave's access token refused", Duration::from_secs(1), || async {
-        dave.get("/a/tree/").await.status == 401
-    })
-    .await;
-    eventually("dave's password refused", Duration::from_secs(1), || async {
-        dave_basic.get("/a/tree/").await.status == 401
-    })
-    .await;
+    let locked = Instant::now();
+    within_a_second_of(locked, "dave's access token refused", || async { dave.get("/a/tree/").await.status == 401 })
+        .await;
+    within_a_second_of(locked, "dave's password refused", || async { dave_basic.get("/a/tree/").await.status == 401 })
+        .await;
     let refused = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
     oauth_error(&refused, "invalid_grant");
     let login =
@@ -165,24 +162,15 @@ async fn locking_a_user_stops_their_tokens_and_passwords_within_a_second() {
 
     // Unlocked, the same credentials work again.
     admin.patch("/a/users/dave", &json!({"Locked": false})).await.expect(200);
-    eventually("dave's password accepted", Duration::from_secs(1), || async {
-        dave_basic.get("/a/tree/").await.status == 200
-    })
-    .await;
+    within_a_second("dave's password accepted", || async { dave_basic.get("/a/tree/").await.status == 200 }).await;
     server.login("dave", "dave-password").await.get("/a/tree/").await.expect(200);
 
     // A new password retires the old one at once; deleting the user retires everything.
     admin.patch("/a/users/dave", &json!({"Password": "dave-new-password"})).await.expect(200);
-    eventually("the old password refused", Duration::from_secs(1), || async {
-        dave_basic.get("/a/tree/").await.status == 401
-    })
-    .await;
+    within_a_second("the old password refused", || async { dave_basic.get("/a/tree/").await.status == 401 }).await;
     let fresh = server.login("dave", "dave-new-password").await;
     admin.delete("/a/users/dave").await.expect(204);
-    eventually("a deleted user's token refused", Duration::from_secs(1), || async {
-        fresh.get("/a/tree/").await.status == 401
-    })
-    .await;
+    within_a_second("a deleted user's token refused", || async { fresh.get("/a/tree/").await.status == 401 }).await;
     admin.get("/a/users/dave").await.expect_error(404, "NotFound");
 }
 
