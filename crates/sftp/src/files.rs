@@ -34,13 +34,19 @@ pub struct ReadFile {
 
 impl ReadFile {
     /// Up to `len` bytes from `offset`; end of file is [`StatusCode::Eof`].
-    pub async fn read(&self, cells: &Cells, offset: u64, len: u32) -> Result<Vec<Bytes>, Refusal> {
+    pub async fn read(
+        &self,
+        cells: &Cells,
+        principal: &Principal,
+        offset: u64,
+        len: u32,
+    ) -> Result<Vec<Bytes>, Refusal> {
         let size = u64::try_from(self.node.size).unwrap_or(0);
         if offset >= size {
             return Err(Refusal::new(StatusCode::Eof, "end of file"));
         }
         let len = u64::from(len.min(MAX_IO)).min(size - offset);
-        match cells.read_file(&self.node, ReadRange { offset, len }).await? {
+        match cells.read_file(principal, &self.node, ReadRange { offset, len }).await? {
             BlobReader::Whole(bytes) => Ok(vec![bytes]),
             BlobReader::Stream(mut stream) => {
                 let mut chunks = Vec::new();

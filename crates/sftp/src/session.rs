@@ -218,7 +218,7 @@ impl SftpSession {
 
     async fn read(&self, handle: &str, offset: u64, len: u32) -> Result<Vec<Bytes>, Refusal> {
         match self.handles.get(handle) {
-            Some(Opened::Read(file)) => file.read(&self.cells, offset, len).await,
+            Some(Opened::Read(file)) => file.read(&self.cells, &self.principal, offset, len).await,
             Some(Opened::Write(_)) => Err(Refusal::unsupported("this file is open for writing: open it again to read")),
             Some(Opened::Folder(_)) | None => Err(Refusal::no_such_handle()),
         }

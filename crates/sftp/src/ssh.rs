@@ -53,8 +53,8 @@ impl Connection {
                 let _ = self.principal.set(principal);
                 Auth::Accept
             }
-            Err(ServiceError::Throttled { retry_after }) => {
-                tracing::info!(peer = ?self.peer, retry_after, "SFTP login throttled");
+            Err(ServiceError::Throttled { retry_after } | ServiceError::Busy { retry_after }) => {
+                tracing::info!(peer = ?self.peer, retry_after, "SFTP login throttled or the server busy");
                 Auth::reject()
             }
             Err(ServiceError::Unauthenticated) => {

@@ -52,6 +52,7 @@ impl From<ServiceError> for Refusal {
             ServiceError::BadRequest(_)
             | ServiceError::Conflict(_)
             | ServiceError::Throttled { .. }
+            | ServiceError::Busy { .. }
             | ServiceError::PreconditionFailed
             | ServiceError::InsufficientStorage
             | ServiceError::Internal(_) => StatusCode::Failure,

@@ -21,11 +21,14 @@ pub const CHECK_EVERY: Duration = Duration::from_millis(500);
 const DISCONNECT_GRACE: Duration = Duration::from_secs(1);
 
 /// Whether the credentials of `principal` are still good.
-// CHECK_CURRENT: `Cells::check_current` is being added on main by the lead; once merged,
-// this becomes `cells.check_current(principal).await` (logging the reason on Err).
-#[expect(clippy::unused_async, reason = "stand-in until Cells::check_current lands")]
-async fn still_valid(_cells: &Cells, _principal: &Principal) -> bool {
-    true
+async fn still_valid(cells: &Cells, principal: &Principal) -> bool {
+    match cells.check_current(principal).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::info!(user = %principal.login.as_str(), reason = %err, "closing an SFTP session: its credentials are no longer valid");
+            false
+        }
+    }
 }
 
 /// Serves one connection until it ends, is refused, or its credentials lapse.
