@@ -259,3 +259,27 @@ async fn an_upload_is_visible_only_once_closed() {
     assert_eq!(answers.last(), Some(&(101, 4, Some(0))), "{answers:?}");
     assert_eq!(fx.alice.download("/personal-files/finished").await.expect(200).text(), "hello world");
 }
+
+#[tokio::test]
+async fn deep_pipelines_do_not_wedge_a_session() {
+    // 512 requests of 255 KiB in flight: 128 MiB asked for at once, four times the
+    // server's request queue and far more than any window. A server that stops reading
+    // the channel while it answers would hang here.
+    let fx = Fixture::new().await;
+    let content = random_bytes(40 * 1024 * 1024 + 3, 3);
+    std::fs::write(fx.dir().join("deep"), &content).unwrap();
+    let mut command = std::process::Command::new("sshpass");
+    command.arg("-e").env("SSHPASS", &fx.token).current_dir(fx.dir());
+    command.args(["sftp", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]);
+    command.args(["-o", "BatchMode=no", "-o", "PubkeyAuthentication=no", "-R", "512", "-B", "261120"]);
+    command.args(["-P", &fx.server.sftp_port().to_string(), "-b", "-", "alice@127.0.0.1"]);
+    let mut child = command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        b"put deep /personal-files/deep\nget /personal-files/deep deep-back\n",
+    )
+    .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(std::fs::read(fx.dir().join("deep-back")).unwrap(), content);
+}
