@@ -177,8 +177,11 @@ main() {
         log "round $round of $ROUNDS"
         for row in up down sup sdown; do
             for server in cells sshd; do
-                rm -rf "$WORK/local/down.bin" "$WORK/local/small-back"
-                [[ $row == sup ]] && sftp_run "$server" "$WORK/clean.$server"
+                case $row in
+                    down) rm -f "$WORK/local/down.bin" ;;
+                    sdown) rm -rf "$WORK/local/small-back" ;;
+                    sup) sftp_run "$server" "$WORK/clean.$server" 2>/dev/null ;;
+                esac
                 times[$row.$server]+="$(time_batch "$server" "$WORK/$row.$server") "
             done
         done
