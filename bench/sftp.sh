@@ -22,6 +22,9 @@
 #   BIG_MB=1024  SMALL_COUNT=1000  SMALL_KB=4  ROUNDS=3
 #   CELLS_BIN=path   use this cells binary instead of building one (release)
 #   CIPHER=aes128-gcm@openssh.com
+#   WORK_DIR=/tmp    where both servers keep their files (/dev/shm: no disk at all;
+#                    cells syncs every upload to disk before it is visible, sshd does
+#                    not, so on a disk the upload rows also measure the disk's sync)
 #
 # Output: a table on stdout and the same as markdown in bench/out/sftp-<date>.md
 # (bench/out is gitignored).
@@ -34,6 +37,7 @@ SMALL_COUNT="${SMALL_COUNT:-1000}"
 SMALL_KB="${SMALL_KB:-4}"
 ROUNDS="${ROUNDS:-3}"
 CIPHER="${CIPHER:-aes128-gcm@openssh.com}"
+WORK_DIR="${WORK_DIR:-/tmp}"
 PASSWORD="benchpass123"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -149,7 +153,7 @@ main() {
     ensure_tools
     command -v bc >/dev/null || die "bc is needed"
     build_cells
-    WORK=$(mktemp -d /tmp/sftp-bench.XXXXXX)
+    WORK=$(mktemp -d "$WORK_DIR/sftp-bench.XXXXXX")
     mkdir -p "$WORK/local/small"
     log "making a $BIG_MB MiB file and $SMALL_COUNT files of $SMALL_KB KiB"
     head -c $((BIG_MB * 1024 * 1024)) /dev/urandom >"$WORK/local/big.bin"
@@ -192,7 +196,7 @@ main() {
     mkdir -p "$OUT_DIR"
     local out; out="$OUT_DIR/sftp-$(date -u +%Y%m%dT%H%M%SZ).md"
     {
-        echo "# bench/sftp.sh $(date -u +%FT%TZ): cipher $CIPHER, median of $ROUNDS, $(nproc) cores"
+        echo "# bench/sftp.sh $(date -u +%FT%TZ): cipher $CIPHER, files in $WORK_DIR, median of $ROUNDS, $(nproc) cores"
         echo
         echo "| row | cells | sshd + internal-sftp | cells / sshd |"
         echo "|---|---|---|---|"

@@ -6,7 +6,7 @@
 //! offer only the latter for passwords). Only those two methods are advertised: a
 //! client that tries a public key first would wait out a rejection delay for nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use crate::pipe;
 use crate::session::SftpSession;
 
-/// Session channels one connection may open (each SFTP channel is a session).
+/// Session channels one connection may have open at once (each SFTP channel is one).
 const MAX_CHANNELS: usize = 8;
 
 const PROMPT: &str = "Password or access token: ";
@@ -35,13 +35,15 @@ pub struct Connection {
     peer: Option<SocketAddr>,
     /// Set once, by a successful authentication.
     pub principal: Arc<OnceLock<Principal>>,
+    /// Channels opened and not yet given to the SFTP subsystem.
     channels: HashMap<ChannelId, Channel<Msg>>,
-    opened: usize,
+    /// Every channel open now.
+    open: HashSet<ChannelId>,
 }
 
 impl Connection {
     pub fn new(cells: Cells, peer: Option<SocketAddr>) -> Self {
-        Self { cells, peer, principal: Arc::new(OnceLock::new()), channels: HashMap::new(), opened: 0 }
+        Self { cells, peer, principal: Arc::new(OnceLock::new()), channels: HashMap::new(), open: HashSet::new() }
     }
 
     async fn login(&mut self, user: &str, password: String) -> Auth {
@@ -104,11 +106,11 @@ impl russh::server::Handler for Connection {
         reply: ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if self.principal.get().is_none() || self.opened >= MAX_CHANNELS {
+        if self.principal.get().is_none() || self.open.len() >= MAX_CHANNELS {
             reply.reject(russh::ChannelOpenFailure::AdministrativelyProhibited).await;
             return Ok(());
         }
-        self.opened += 1;
+        self.open.insert(channel.id());
         self.channels.insert(channel.id(), channel);
         reply.accept().await;
         Ok(())
@@ -152,6 +154,7 @@ impl russh::server::Handler for Connection {
 
     async fn channel_close(&mut self, id: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
         self.channels.remove(&id);
+        self.open.remove(&id);
         Ok(())
     }
 }
