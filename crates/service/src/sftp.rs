@@ -1,5 +1,5 @@
 //! What the SFTP front end needs beyond the calls every surface shares: its host key,
-//! and uploads that keep part of the file they replace.
+//! uploads that keep part of the file they replace, and setting a modification time.
 //!
 //! SFTP writes at offsets into an open file, while an [`Upload`] is a new blob written
 //! from its first byte. A client that opens an existing file without truncating it and
@@ -8,7 +8,7 @@
 //! such a range of the current content into the upload, server side: the content never
 //! reaches the client, so it needs the write right only, as the upload itself does.
 
-use cells_core::TreePath;
+use cells_core::{TreePath, UnixTime};
 use futures_util::StreamExt;
 use rand::Rng;
 
@@ -66,5 +66,26 @@ impl Cells {
             }
         }
         Ok(copied)
+    }
+
+    /// Sets the modification time of the node at `path`, as SFTP `setstat` asks (a sync
+    /// tool keeps the source's time, then finds the file unchanged). Writing the node's
+    /// time needs the write right there; a workspace root keeps its own.
+    ///
+    /// # Errors
+    /// 404 when not visible; 403 when read-only or a workspace root.
+    pub async fn set_mtime(&self, principal: &Principal, path: &TreePath, mtime: UnixTime) -> Result<()> {
+        let located = self.locate(principal, path).await?;
+        let node = located.existing()?.clone();
+        located.require_write()?;
+        if node.parent.is_none() {
+            return Err(ServiceError::Forbidden(format!("{path} is a workspace: its time is its own")));
+        }
+        let set = self.store().set_mtime(node.id, mtime).await;
+        self.tree_changed();
+        if !set? {
+            return Err(ServiceError::NotFound(format!("{path} does not exist")));
+        }
+        Ok(())
     }
 }

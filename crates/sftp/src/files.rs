@@ -29,6 +29,7 @@ const PAGE: i64 = 128;
 
 /// A file opened for reading: the node as it was at open.
 pub struct ReadFile {
+    pub path: TreePath,
     pub node: NodeRecord,
 }
 
@@ -81,11 +82,13 @@ pub struct WriteFile {
     /// Writes ahead of the upload, by offset.
     ahead: BTreeMap<u64, Bytes>,
     ahead_bytes: usize,
+    /// A modification time asked for while open (`fsetstat`), set once the file is.
+    pub mtime: Option<i64>,
 }
 
 impl WriteFile {
     pub fn new(path: TreePath, upload: Upload, mode: WriteMode) -> Self {
-        Self { path, upload, mode, started: false, written: false, ahead: BTreeMap::new(), ahead_bytes: 0 }
+        Self { path, upload, mode, started: false, written: false, ahead: BTreeMap::new(), ahead_bytes: 0, mtime: None }
     }
 
     /// The size the file will have once closed, as far as known now.
@@ -152,6 +155,9 @@ impl WriteFile {
         }
         if let Some(old) = self.mode.keep {
             if !self.written {
+                if let Some(mtime) = self.mtime {
+                    cells.set_mtime(principal, &self.path, mtime).await?;
+                }
                 return Ok(false);
             }
             let next = self.upload.written();
@@ -159,7 +165,11 @@ impl WriteFile {
                 cells.keep_content(principal, &self.path, &mut self.upload, next, old).await?;
             }
         }
+        let (path, mtime) = (self.path.clone(), self.mtime);
         cells.commit_upload(self.upload).await?;
+        if let Some(mtime) = mtime {
+            cells.set_mtime(principal, &path, mtime).await?;
+        }
         Ok(true)
     }
 }

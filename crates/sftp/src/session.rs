@@ -106,13 +106,29 @@ impl SftpSession {
                 self.cells.move_node(&self.principal, &tree(&r.oldpath)?, &tree(&r.newpath)?).await?;
                 Ok(ok(r.id))
             }
-            // Times and modes are the server's to keep: accepted, not applied (see docs/sftp.md).
+            // Of the attributes, only the mtime is kept; modes, owners and times of
+            // access are the server's (see docs/sftp.md).
             Packet::SetStat(s) => {
-                self.stat(s.id, &s.path).await?;
+                match (resolve(&s.path)?, s.attrs.mtime) {
+                    (Target::Tree(path), Some(mtime)) => {
+                        self.cells.set_mtime(&self.principal, &path, i64::from(mtime)).await?;
+                    }
+                    (target, _) => {
+                        self.stat(s.id, &target.display()).await?;
+                    }
+                }
                 Ok(ok(s.id))
             }
             Packet::FSetStat(s) => {
-                self.fstat(s.id, &s.handle)?;
+                match (self.handles.get_mut(&s.handle), s.attrs.mtime) {
+                    (Some(Opened::Write(file)), Some(mtime)) => file.mtime = Some(i64::from(mtime)),
+                    (Some(Opened::Read(file)), Some(mtime)) => {
+                        let path = file.path.clone();
+                        self.cells.set_mtime(&self.principal, &path, i64::from(mtime)).await?;
+                    }
+                    (Some(_), _) => {}
+                    (None, _) => return Err(Refusal::no_such_handle()),
+                }
                 Ok(ok(s.id))
             }
             Packet::ReadLink(_) | Packet::Symlink(_) => Err(Refusal::symlinks()),
@@ -210,7 +226,7 @@ impl SftpSession {
                 ServiceError::Conflict(_) => Refusal::failure(format!("{path} is a folder")),
                 other => other.into(),
             })?;
-            Opened::Read(ReadFile { node: view.node })
+            Opened::Read(ReadFile { path, node: view.node })
         };
         let handle = self.new_handle(opened)?;
         Ok(Packet::Handle(Handle { id, handle }))

@@ -10,6 +10,7 @@ mod blobs;
 mod error;
 mod garbage;
 mod keys;
+mod mtime;
 mod nodes;
 mod refresh;
 mod row;

@@ -283,3 +283,19 @@ async fn deep_pipelines_do_not_wedge_a_session() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
     assert_eq!(std::fs::read(fx.dir().join("deep-back")).unwrap(), content);
 }
+
+#[tokio::test]
+async fn put_p_keeps_the_modification_time() {
+    let fx = Fixture::new().await;
+    let local = fx.dir().join("dated");
+    std::fs::write(&local, b"from 2001").unwrap();
+    let touched = Command::new("touch").args(["-m", "-d", "2001-09-09 01:46:40 UTC"]).arg(&local).status().unwrap();
+    assert!(touched.success());
+    fx.batch("put -p dated /personal-files/dated\nput dated /personal-files/undated\n").expect_ok();
+    let dated = fx.alice.stat("/personal-files/dated").await.expect(200).json();
+    assert_eq!(dated["MTime"], 1_000_000_000, "{dated}");
+    let undated = fx.alice.stat("/personal-files/undated").await.expect(200).json();
+    assert!(undated["MTime"].as_i64().unwrap() > 1_700_000_000, "{undated}");
+    // Modes are accepted and not applied: a client that sets them does not fail.
+    fx.batch("chmod 600 /personal-files/undated\n").expect_ok();
+}

@@ -78,6 +78,11 @@ async fn rclone_copies_a_tree_up_and_back_byte_identical() {
     rclone(&fx, &config, &["copy", up.to_str().unwrap(), "cells:personal-files/backup"]);
     let big = fx.alice.download("/personal-files/backup/big.bin").await.expect(200);
     assert_eq!(big.body.len(), 9 * 1024 * 1024 + 7);
+    // rclone sets the source's modification time after the upload (setstat).
+    let local_mtime = std::fs::metadata(up.join("big.bin")).unwrap().modified().unwrap();
+    let local_mtime = local_mtime.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let node = fx.alice.stat("/personal-files/backup/big.bin").await.expect(200).json();
+    assert_eq!(node["MTime"].as_u64(), Some(local_mtime), "{node}");
 
     let back = fx.dir().join("back");
     rclone(&fx, &config, &["copy", "cells:personal-files/backup", back.to_str().unwrap()]);
