@@ -193,7 +193,7 @@ fn paths_and_content() -> Vec<Bad> {
     ]);
     let create = "/a/tree/create";
     for (body, status, code) in [
-        (json!({"Path": "personal-files/x", "Type": "LEAF"}), 400, "BadRequest"),
+        (json!({"Path": "personal-files/", "Type": "LEAF"}), 403, "Forbidden"),
         (json!({"Path": "/personal-files/x", "Type": "FILE"}), 400, "BadRequest"),
         (json!({"Path": "/personal-files/x", "Type": "leaf"}), 400, "BadRequest"),
         (json!({"Path": "/personal-files/x"}), 400, "BadRequest"),
