@@ -224,7 +224,7 @@ fn paths_and_content() -> Vec<Bad> {
             (json!({"To": "/personal-files/y"}), 400, "BadRequest"),
             (json!({"From": "/personal-files/f.txt", "To": "/personal-files/y", "Force": true}), 400, "BadRequest"),
             (json!({"From": "/personal-files/f.txt", "To": "/personal-files/../y"}), 400, "BadRequest"),
-            (json!({"From": "/personal-files/f.txt", "To": "relative"}), 400, "BadRequest"),
+            (json!({"From": "/personal-files/f.txt", "To": "relative"}), 403, "Forbidden"),
             (json!({"From": "/personal-files/dir", "To": "/personal-files/dir/sub"}), 400, "BadRequest"),
             (json!({"From": "/personal-files/dir", "To": "/personal-files/dir"}), 400, "BadRequest"),
             (json!({"From": "/personal-files", "To": "/common-files/x"}), 403, "Forbidden"),

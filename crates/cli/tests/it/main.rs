@@ -16,6 +16,7 @@
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
+//! - `hardening_*`: the defects of the adversarial review (issue 6), one test each.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -26,6 +27,9 @@ mod admin_cli;
 mod bad_input;
 mod client;
 mod crash;
+mod hardening_access;
+mod hardening_limits;
+mod hardening_sessions;
 mod io;
 mod memory;
 mod oauth;
