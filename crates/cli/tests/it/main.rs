@@ -16,6 +16,8 @@
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
+//! - `concurrency`: racing moves, uploads into moving folders, cancelled copies, racing
+//!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -25,6 +27,7 @@ mod access;
 mod admin_cli;
 mod bad_input;
 mod client;
+mod concurrency;
 mod crash;
 mod io;
 mod memory;
