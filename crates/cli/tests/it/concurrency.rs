@@ -382,7 +382,9 @@ async fn uploads_into_a_folder_that_moves_land_at_its_new_path_or_fail_with_409(
             *tally.entry(reply.status).or_default() += 1;
             match reply.status {
                 201 => landed.push(format!("f{i}.bin")),
-                409 => assert_eq!(reply.expect_error(409, "Conflict").status, 409),
+                409 => {
+                    reply.expect_error(409, "Conflict");
+                }
                 other => panic!("round {round}: upload {i}: {other} {}", reply.text()),
             }
         }
@@ -394,7 +396,7 @@ async fn uploads_into_a_folder_that_moves_land_at_its_new_path_or_fail_with_409(
         for (i, content) in contents.iter().enumerate() {
             let name = format!("f{i}.bin");
             let old = alice.download(&format!("{folder}/{name}")).await;
-            assert_eq!(old.status, 404, "round {round}: {folder}/{name} is served: {}", old.text());
+            assert_eq!(old.status, 404, "round {round}: {folder}/{name} is served ({} bytes)", old.body.len());
             if landed.contains(&name) {
                 assert!(alice.download(&format!("{new_folder}/{name}")).await.expect(200).body == *content);
             }
@@ -603,7 +605,7 @@ async fn revoking_a_token_ends_its_long_download_and_its_slow_upload() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.content_length(), Some(size as u64));
     let mut stream = response.bytes_stream();
-    let (started, mut received, mut revoked) = (Instant::now(), 0usize, None);
+    let (started, mut received, mut last, mut revoked) = (Instant::now(), 0usize, 0usize, None);
     let failure = loop {
         match stream.next().await {
             None => break None,
@@ -611,20 +613,21 @@ async fn revoking_a_token_ends_its_long_download_and_its_slow_upload() {
             Some(Ok(chunk)) => {
                 assert!(chunk[..] == content[received..received + chunk.len()], "the bytes at {received} differ");
                 received += chunk.len();
+                last = chunk.len();
             }
         }
         if revoked.is_none() && received >= 4 * MIB {
             cli_ok(&server.cli(&["token", "revoke", &uuid], None));
             revoked = Some((Instant::now(), received));
         }
-        let due = Duration::from_secs_f64(received as f64 / (4 * MIB) as f64);
-        if let Some(wait) = due.checked_sub(started.elapsed()) {
-            tokio::time::sleep(wait).await;
-        }
+        // Paced per chunk, so that a pause (the CLI call) is never caught up by a burst.
+        tokio::time::sleep(Duration::from_secs_f64(last as f64 / (4 * MIB) as f64)).await;
     };
     let (revoked_at, received_then) = revoked.expect("the download got past 4 MiB");
     eprintln!(
-        "download: {received} of {size} bytes before it ended ({:?} after the revocation, {} bytes later): {failure:?}",
+        "download: {received} of {size} bytes before it ended, {:?} after it started, {:?} after the revocation, \
+         {} bytes later: {failure:?}",
+        started.elapsed(),
         revoked_at.elapsed(),
         received - received_then
     );
