@@ -605,17 +605,17 @@ async fn revoking_a_token_ends_its_long_download_and_its_slow_upload() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.content_length(), Some(size as u64));
     let mut stream = response.bytes_stream();
-    let (started, mut received, mut last, mut revoked) = (Instant::now(), 0usize, 0usize, None);
+    let (started, mut received, mut revoked) = (Instant::now(), 0usize, None);
     let failure = loop {
-        match stream.next().await {
+        let last = match stream.next().await {
             None => break None,
             Some(Err(err)) => break Some(err),
             Some(Ok(chunk)) => {
                 assert!(chunk[..] == content[received..received + chunk.len()], "the bytes at {received} differ");
                 received += chunk.len();
-                last = chunk.len();
+                chunk.len()
             }
-        }
+        };
         if revoked.is_none() && received >= 4 * MIB {
             cli_ok(&server.cli(&["token", "revoke", &uuid], None));
             revoked = Some((Instant::now(), received));
