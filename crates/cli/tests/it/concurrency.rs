@@ -330,9 +330,64 @@ async fn racing_moves_of_folders_into_each_other_never_make_a_cycle() {
 // ---------------------------------------------------------------------------------------
 // Uploads into a folder that moves.
 
+const UPLOADS: usize = 4;
+
+/// [`UPLOADS`] uploads of 4 MiB into one folder, 64 KiB every 100 ms (six seconds each
+/// unless hurried), all under way.
+struct SlowUploads {
+    contents: Vec<Vec<u8>>,
+    flows: Vec<Arc<Flow>>,
+    tasks: Vec<tokio::task::JoinHandle<Reply>>,
+}
+
+impl SlowUploads {
+    /// Starts them, and waits until the server is receiving every one.
+    async fn start(server: &TestServer, alice: &Session, folder: &str, seed: u64) -> Self {
+        let contents: Vec<Vec<u8>> = (0..UPLOADS).map(|i| random_bytes(4 * MIB + i, seed + i as u64)).collect();
+        let flows: Vec<Arc<Flow>> = (0..UPLOADS).map(|_| Arc::default()).collect();
+        let tasks = contents
+            .iter()
+            .zip(&flows)
+            .enumerate()
+            .map(|(i, (content, flow))| {
+                let body = slow_body(content.clone(), 64 * 1024, Duration::from_millis(100), flow.clone());
+                let target = format!("/io{}", enc(&format!("{folder}/f{i}.bin")));
+                tokio::spawn(Session::send(alice.request(Method::PUT, &target).body(body)))
+            })
+            .collect();
+        eventually("every upload is streaming", Duration::from_secs(30), || async {
+            uploads_in_flight(server).0 >= UPLOADS
+        })
+        .await;
+        Self { contents, flows, tasks }
+    }
+
+    /// Lets the bodies go at once and collects the answers: each is 201 or 409
+    /// `Conflict`. Returns the names that landed (201).
+    async fn finish(self, what: &str, tally: &mut BTreeMap<u16, usize>) -> (Vec<String>, Vec<Vec<u8>>) {
+        let unfinished = self.flows.iter().filter(|f| f.sent() < 4 * MIB).count();
+        eprintln!("{what}: {unfinished} of {UPLOADS} uploads were still streaming");
+        for flow in &self.flows {
+            flow.hurry();
+        }
+        let mut landed = Vec::new();
+        for (i, task) in self.tasks.into_iter().enumerate() {
+            let reply = task.await.unwrap();
+            *tally.entry(reply.status).or_default() += 1;
+            match reply.status {
+                201 => landed.push(format!("f{i}.bin")),
+                409 => {
+                    reply.expect_error(409, "Conflict");
+                }
+                other => panic!("{what}: upload {i}: {other} {}", reply.text()),
+            }
+        }
+        (landed, self.contents)
+    }
+}
+
 #[tokio::test]
 async fn uploads_into_a_folder_that_moves_land_at_its_new_path_or_fail_with_409() {
-    const UPLOADS: usize = 4;
     let server = TestServer::start();
     let admin = server.admin().await;
     let alice = server.user(&admin, "alice", "alice-password").await;
@@ -346,24 +401,7 @@ async fn uploads_into_a_folder_that_moves_land_at_its_new_path_or_fail_with_409(
     ];
     let mut tally: BTreeMap<u16, usize> = BTreeMap::new();
     for (round, (folder, moving, to)) in rounds.iter().enumerate() {
-        let seed = 100 * (round as u64 + 1);
-        let contents: Vec<Vec<u8>> = (0..UPLOADS).map(|i| random_bytes(4 * MIB + i, seed + i as u64)).collect();
-        let flows: Vec<Arc<Flow>> = (0..UPLOADS).map(|_| Arc::default()).collect();
-        // 64 KiB every 100 ms: 4 MiB take six seconds unless hurried.
-        let tasks: Vec<_> = contents
-            .iter()
-            .zip(&flows)
-            .enumerate()
-            .map(|(i, (content, flow))| {
-                let body = slow_body(content.clone(), 64 * 1024, Duration::from_millis(100), flow.clone());
-                let target = format!("/io{}", enc(&format!("{folder}/f{i}.bin")));
-                tokio::spawn(Session::send(alice.request(Method::PUT, &target).body(body)))
-            })
-            .collect();
-        eventually("every upload is streaming", Duration::from_secs(30), || async {
-            uploads_in_flight(&server).0 >= UPLOADS
-        })
-        .await;
+        let uploads = SlowUploads::start(&server, &alice, folder, 100 * (round as u64 + 1)).await;
         let moved = move_to(&alice, moving, to).await.expect(200).json();
         assert_eq!(moved["Path"], to.as_str());
         // The old path is taken at once by new, empty folders.
@@ -371,25 +409,9 @@ async fn uploads_into_a_folder_that_moves_land_at_its_new_path_or_fail_with_409(
         if folder != moving {
             alice.mkdir(folder).await.expect(201);
         }
-        let unfinished = flows.iter().filter(|f| f.sent() < 4 * MIB).count();
-        for flow in &flows {
-            flow.hurry();
-        }
-        let new_folder = folder.replacen(moving.as_str(), to, 1);
-        let mut landed = Vec::new();
-        for (i, task) in tasks.into_iter().enumerate() {
-            let reply = task.await.unwrap();
-            *tally.entry(reply.status).or_default() += 1;
-            match reply.status {
-                201 => landed.push(format!("f{i}.bin")),
-                409 => {
-                    reply.expect_error(409, "Conflict");
-                }
-                other => panic!("round {round}: upload {i}: {other} {}", reply.text()),
-            }
-        }
-        eprintln!("round {round}: {unfinished} of {UPLOADS} uploads were still streaming when the folder moved");
+        let (landed, contents) = uploads.finish(&format!("round {round}, {moving} moved"), &mut tally).await;
         // What landed is at the folder's new path with its content; nothing at the old one.
+        let new_folder = folder.replacen(moving.as_str(), to, 1);
         let mut listed = alice.names(&new_folder).await;
         listed.sort();
         assert_eq!(listed, landed, "round {round}: {new_folder}");
@@ -407,6 +429,31 @@ async fn uploads_into_a_folder_that_moves_land_at_its_new_path_or_fail_with_409(
     // Control: an upload into the moved folder, once it stays put, works.
     alice.upload(&format!("{PF}/moved ü/after.txt"), "after").await.expect(201);
     assert_tree_consistent(&server).await;
+}
+
+#[tokio::test]
+async fn uploads_into_a_folder_deleted_meanwhile_fail_with_409_and_leave_nothing() {
+    let server = TestServer::start();
+    let admin = server.admin().await;
+    let alice = server.user(&admin, "alice", "alice-password").await;
+    let folder = format!("{PF}/doomed ü");
+    alice.mkdir(&folder).await.expect(201);
+    alice.upload(&format!("{folder}/old.txt"), "old").await.expect(201);
+    let uploads = SlowUploads::start(&server, &alice, &folder, 500).await;
+    alice.delete(&tree(&folder)).await.expect(204);
+    // A new folder of the same name at once: the uploads were for the deleted one.
+    alice.mkdir(&folder).await.expect(201);
+    let mut tally = BTreeMap::new();
+    let (landed, _) = uploads.finish("a folder deleted", &mut tally).await;
+    assert!(landed.is_empty(), "uploads landed in a folder that was deleted under them: {landed:?}");
+    assert!(alice.names(&folder).await.is_empty(), "the new folder of the same name is empty");
+    // Control: an upload into the new folder works.
+    alice.upload(&format!("{folder}/new.txt"), "new").await.expect(201);
+    assert_eq!(
+        assert_tree_consistent(&server).await,
+        5,
+        "the roots of admin, alice and common-files, the folder, its file"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
