@@ -39,7 +39,7 @@ async fn a_password_change_or_a_logout_ends_logins_within_a_second() {
     assert_eq!(garbage.status(), 200);
 
     // A password change ends every login made before it, not ten minutes later.
-    let third = server.login(&"alice".to_owned(), "alice-password").await;
+    let third = server.login("alice", "alice-password").await;
     third.get("/a/tree/").await.expect(200);
     admin.patch("/a/users/alice", &json!({"Password": "alice-new-password"})).await.expect(200);
     within_a_second("a login from before the password change", || async { third.get("/a/tree/").await.status == 401 })
