@@ -16,6 +16,7 @@
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
+//! - `console`: the web console's headers, and two scenarios in Chromium (playwright-core).
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -25,6 +26,7 @@ mod access;
 mod admin_cli;
 mod bad_input;
 mod client;
+mod console;
 mod crash;
 mod io;
 mod memory;

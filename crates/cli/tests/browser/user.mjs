@@ -1,0 +1,134 @@
+// Scenario 2 of the console: a standard user makes a folder and uploads a file into it
+// by drag and drop (and one with the file chooser), sees the file's UUID and copies it,
+// renames, moves, downloads and deletes; then, in My tokens, creates a read-only token
+// scoped to the folder; the token reads the file and cannot write.
+//
+// Env: CELLS_URL, CELLS_LOGIN, CELLS_PASSWORD.
+
+import { check, clipboard, fail, http, need, see, signIn, start, url } from './lib.mjs';
+
+const login = need('CELLS_LOGIN');
+const password = need('CELLS_PASSWORD');
+const folderName = 'Reports 2026 #1 ü';
+const folder = `/personal-files/${folderName}`;
+const fileName = 'q1 report 100% #1.txt';
+const content = 'quarterly figures: ü ✓\n'.repeat(2000);
+const { page, shot, finish } = await start('user');
+
+try {
+  await signIn(page, login, password);
+  await page.getByRole('heading', { name: 'Files' }).waitFor();
+  check(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'People' }).isHidden(), 'a standard user is not offered People');
+  await page.getByRole('link', { name: 'personal-files' }).click();
+  await see(page, 'This folder is empty.');
+  await shot('files-empty');
+
+  // New folder, then into it.
+  await page.getByRole('button', { name: 'New folder' }).click();
+  await page.getByLabel('Folder name').fill(folderName);
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.getByRole('link', { name: `${folderName}/` }).click();
+  await page.getByRole('heading', { name: folderName }).waitFor();
+
+  // Drag and drop a file onto the folder.
+  const transfer = await page.evaluateHandle(({ name, text }) => {
+    const data = new DataTransfer();
+    data.items.add(new File([text], name, { type: 'text/plain' }));
+    return data;
+  }, { name: fileName, text: content });
+  const zone = page.getByRole('region', { name: 'Folder contents' });
+  await zone.dispatchEvent('dragenter', { dataTransfer: transfer });
+  await zone.dispatchEvent('dragover', { dataTransfer: transfer });
+  await shot('files-drag-over');
+  await zone.dispatchEvent('drop', { dataTransfer: transfer });
+  const upload = page.locator('.uploads li', { hasText: fileName });
+  await see(upload, 'done');
+  check(await upload.locator('progress').evaluate((bar) => bar.value) === 100, 'the progress bar reached 100 %');
+  const row = page.locator('tr', { hasText: fileName });
+  await row.waitFor();
+  await see(page, 'uploaded to');
+  await shot('files-uploaded');
+
+  // The UUID is shown and copied.
+  const uuid = (await row.locator('td[data-label="UUID"] code').innerText()).trim();
+  check(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid), `the file's UUID is shown: ${uuid}`);
+  await row.getByRole('button', { name: `Copy UUID of ${fileName}` }).click();
+  check(await clipboard(page) === uuid, 'the copy button copies the UUID');
+
+  // Download gives back the content.
+  const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: `Download ${fileName}` }).click()]);
+  const chunks = [];
+  for await (const chunk of await download.createReadStream()) chunks.push(chunk);
+  check(Buffer.concat(chunks).toString('utf8') === content, 'the download has the uploaded content');
+  check(download.suggestedFilename() === fileName, 'the download keeps the file name');
+
+  // The file chooser; then rename, move out of the folder, and delete.
+  await page.locator('#upload-input').setInputFiles({ name: 'chosen.bin', mimeType: 'application/octet-stream', buffer: Buffer.from('chosen\n') });
+  await page.locator('tr', { hasText: 'chosen.bin' }).waitFor();
+  await page.getByRole('button', { name: 'Rename chosen.bin' }).click();
+  await page.getByLabel('New name').fill('renamed #2.bin');
+  await shot('files-rename');
+  await page.getByRole('button', { name: 'Rename', exact: true }).click();
+  await page.locator('tr', { hasText: 'renamed #2.bin' }).waitFor();
+  await page.getByRole('button', { name: 'Move renamed #2.bin' }).click();
+  const picker = page.locator('dialog');
+  await picker.getByRole('button', { name: 'Move here /personal-files', exact: true }).click();
+  await see(page, 'Moved to /personal-files/renamed #2.bin');
+  check(await page.locator('tr', { hasText: 'renamed #2.bin' }).count() === 0, 'the moved file left the folder');
+  await page.getByRole('button', { name: 'New folder' }).click();
+  await page.getByLabel('Folder name').fill('scratch');
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await page.getByRole('button', { name: 'Delete scratch' }).click();
+  await see(page.locator('dialog'), 'cannot be undone');
+  await page.locator('dialog').getByRole('button', { name: 'Delete' }).click();
+  await see(page, 'Deleted scratch');
+  check(await page.locator('tr', { hasText: 'scratch' }).count() === 0, 'the deleted folder is gone');
+
+  // My tokens: a read-only token scoped to the folder.
+  await page.getByRole('link', { name: 'My tokens' }).click();
+  await see(page, 'No personal access tokens yet.');
+  await shot('my-tokens-empty');
+  await page.getByRole('button', { name: 'New token' }).click();
+  await page.getByLabel('Label', { exact: true }).fill('Read the reports');
+  await page.getByLabel('Expires in').fill('1');
+  await page.getByRole('button', { name: 'Add from folders…' }).click();
+  const scopePicker = page.locator('dialog').last();
+  await scopePicker.getByRole('button', { name: 'personal-files/', exact: true }).click();
+  await scopePicker.getByRole('button', { name: `${folderName}/`, exact: true }).click();
+  await scopePicker.getByRole('button', { name: /Choose this folder/ }).click();
+  check(await page.getByLabel(`Access to ${folder}`).inputValue() === 'r', 'a new scope is read only unless changed');
+  await shot('my-token-form');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.getByRole('button', { name: 'Copy token' }).click();
+  await see(page, 'Copied');
+  const token = await clipboard(page);
+  check(/^cpat_[0-9A-Za-z]{49}$/.test(token), 'the copied token has the cpat_ format');
+  await shot('my-token-created');
+
+  const read = await http('GET', url('/io/', `${folder}/${fileName}`), { token });
+  check(read.status === 200 && read.text === content, `the token reads the file: ${read.status}`);
+  const listing = await http('GET', `${url('/a/tree/', folder)}?children=true`, { token });
+  check(listing.status === 200 && listing.text.includes(uuid), `the token lists the folder: ${listing.status}`);
+  const overwrite = await http('PUT', url('/io/', `${folder}/${fileName}`), { token, body: 'overwritten' });
+  check(overwrite.status === 403, `the read-only token cannot overwrite: ${overwrite.status}`);
+  const create = await http('PUT', url('/io/', `${folder}/new.txt`), { token, body: 'new' });
+  check(create.status === 403, `the read-only token cannot create: ${create.status}`);
+  const remove = await http('DELETE', url('/io/', `${folder}/${fileName}`), { token });
+  check(remove.status === 403, `the read-only token cannot delete: ${remove.status}`);
+  const outside = await http('GET', url('/io/', '/personal-files/renamed #2.bin'), { token });
+  check(outside.status === 403 || outside.status === 404, `outside the scope is refused: ${outside.status}`);
+
+  await page.getByRole('button', { name: 'Done' }).click();
+  const tokenRow = page.locator('tr[data-token]');
+  await see(tokenRow, folder);
+  await see(tokenRow, 'read only');
+  await see(tokenRow, 'Hard limit');
+  await see(tokenRow, 'in 1 day');
+  await shot('my-tokens');
+
+  console.log(`RESULT ${JSON.stringify({ uuid, read: read.status, overwrite: overwrite.status })}`);
+} catch (err) {
+  await shot('failure').catch(() => {});
+  fail(err.stack || String(err));
+}
+await finish();
