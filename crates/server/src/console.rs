@@ -28,7 +28,7 @@ struct Asset {
 }
 
 macro_rules! asset {
-    ($name:literal, $type:literal) => {
+    ($name:literal, $type:expr) => {
         Asset { name: $name, content_type: $type, body: include_bytes!(concat!("../console/", $name)) }
     };
 }
@@ -78,8 +78,7 @@ fn serve(name: &str, request: &HeaderMap) -> Response {
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
-    let mut response =
-        if fresh { StatusCode::NOT_MODIFIED.into_response() } else { asset.body.into_response() };
+    let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { asset.body.into_response() };
     let headers = response.headers_mut();
     if !fresh {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
@@ -158,7 +157,11 @@ mod tests {
                     continue;
                 };
                 let target = format!("js/{}", target.trim_start_matches("./"));
-                assert!(ASSETS.iter().any(|a| a.name == target), "{} imports {target}, which is not embedded", asset.name);
+                assert!(
+                    ASSETS.iter().any(|a| a.name == target),
+                    "{} imports {target}, which is not embedded",
+                    asset.name
+                );
                 seen += 1;
             }
         }
@@ -176,7 +179,11 @@ mod tests {
         assert!(handlers.is_empty(), "inline event handlers: {handlers:?}");
         for asset in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
             let text = std::str::from_utf8(asset.body).unwrap_or_default();
-            assert!(!text.contains("innerHTML") && !text.contains("eval("), "{} builds markup from strings", asset.name);
+            assert!(
+                !text.contains("innerHTML") && !text.contains("eval("),
+                "{} builds markup from strings",
+                asset.name
+            );
         }
     }
 }

@@ -58,7 +58,7 @@ try {
 
   // The + form: auto refresh, 2 hours, capped in a week, scoped rw to the folder.
   await page.getByRole('button', { name: 'New token' }).click();
-  const label = page.getByLabel('Label');
+  const label = page.getByLabel('Label', { exact: true });
   check((await label.inputValue()).startsWith('Console token'), 'the label has a default');
   await label.fill('Sync Team Ü #1');
   await page.getByLabel('Auto refresh').check();

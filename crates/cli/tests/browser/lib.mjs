@@ -2,7 +2,7 @@
 // 1280 px and 390 px (with a check that nothing overflows sideways), waiting for text,
 // the clipboard, and plain HTTP requests made the way curl would.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -45,6 +45,7 @@ export async function start(scenario) {
     if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
   });
   const dir = join(SHOTS, scenario);
+  rmSync(dir, { recursive: true, force: true }); // no stale pictures of an earlier run
   mkdirSync(dir, { recursive: true });
   let shots = 0;
 
@@ -53,7 +54,9 @@ export async function start(scenario) {
     shots += 1;
     const base = `${String(shots).padStart(2, '0')}-${name}`;
     await page.waitForTimeout(150); // let the last paint settle; not an assertion
-    await page.screenshot({ path: join(dir, `${base}-1280.png`), fullPage: true });
+    // Secrets shown once (a new token, a generated password) are masked in the pictures.
+    const mask = [page.locator('.secret')];
+    await page.screenshot({ path: join(dir, `${base}-1280.png`), fullPage: true, mask });
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(150);
     const overflow = await page.evaluate(() => {
@@ -63,7 +66,7 @@ export async function start(scenario) {
       });
       return { scroll: document.documentElement.scrollWidth, width: document.documentElement.clientWidth, first: wide.slice(0, 3).map((el) => `${el.tagName}.${el.className} ${el.textContent.slice(0, 40)}`) };
     });
-    await page.screenshot({ path: join(dir, `${base}-390.png`), fullPage: true });
+    await page.screenshot({ path: join(dir, `${base}-390.png`), fullPage: true, mask });
     await page.setViewportSize({ width: 1280, height: 860 });
     if (overflow.scroll > overflow.width) problems.push(`${name} overflows at 390 px (${overflow.scroll} > ${overflow.width}): ${overflow.first.join(' | ')}`);
   }

@@ -109,7 +109,8 @@ fn run_scenario(server: &TestServer, script: &str, env: &[(&str, &str)]) -> Valu
     );
     let checks = stdout.lines().filter(|l| l.starts_with("ok: ")).count();
     assert!(checks >= 10, "{script} made only {checks} checks:\n{stdout}");
-    let result = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")).unwrap_or_else(|| panic!("no RESULT:\n{stdout}"));
+    let result =
+        stdout.lines().find_map(|l| l.strip_prefix("RESULT ")).unwrap_or_else(|| panic!("no RESULT:\n{stdout}"));
     serde_json::from_str(result).unwrap_or_else(|e| panic!("{e}: {result}"))
 }
 

@@ -66,7 +66,8 @@ export async function renderPeople(view, me) {
   const draw = () => {
     const needle = search.value.trim().toLowerCase();
     const shown = users.filter((u) => !needle || u.Login.toLowerCase().includes(needle) || (u.DisplayName || '').toLowerCase().includes(needle));
-    count.textContent = needle ? `${shown.length} of ${users.length} users` : `${users.length} users`;
+    const plural = users.length === 1 ? 'user' : 'users';
+    count.textContent = needle ? `${shown.length} of ${users.length} ${plural}` : `${users.length} ${plural}`;
     if (shown.length === 0) {
       clear(body, h('p', { class: 'empty', text: needle ? `No user matches “${search.value}”.` : 'No users.' }));
       return;

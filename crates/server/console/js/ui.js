@@ -1,4 +1,4 @@
-// DOM helpers shared by the pages: element building (no innerHTML, so nothing a server
+// DOM helpers shared by the pages: element building (createElement and textContent only, so nothing a server
 // or user wrote is ever parsed as markup), messages, dialogs, copy buttons, and the
 // formatting of sizes, times and durations.
 
@@ -24,7 +24,7 @@ export function h(tag, props = {}, ...children) {
 }
 
 function append(el, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -200,15 +200,15 @@ export function relative(unix, now = Date.now() / 1000) {
   const delta = unix - now;
   const magnitude = Math.abs(delta);
   const steps = [
-    [45, 'second', 1],
     [45 * 60, 'minute', 60],
     [22 * 3600, 'hour', 3600],
     [26 * 86400, 'day', 86400],
     [320 * 86400, 'month', 30 * 86400],
     [Infinity, 'year', 365 * 86400],
   ];
+  if (magnitude < 45) return delta < 0 ? 'just now' : 'in a few seconds';
   const [, unit, divisor] = steps.find(([limit]) => magnitude < limit);
-  const count = Math.max(unit === 'second' ? 0 : 1, Math.round(magnitude / divisor));
+  const count = Math.max(1, Math.round(magnitude / divisor));
   return relativeFormat.format(delta < 0 ? -count : count, unit);
 }
 
@@ -235,5 +235,6 @@ export function table(columns, rows, caption) {
 
 /** A cell whose column name shows on narrow screens. */
 export function td(label, ...children) {
-  return h('td', { 'data-label': label }, children);
+  // One wrapper, so that the cell's parts stack inside it on narrow screens too.
+  return h('td', { 'data-label': label }, h('div', { class: 'cell' }, children));
 }
