@@ -45,6 +45,13 @@ try {
   await page.getByRole('button', { name: 'Create user' }).click();
   await page.locator('tr[data-login="alice"]').waitFor();
   check(await page.locator('dialog').count() === 0, 'the new-user dialog closed');
+  // The server's message for a mistake shows in the form: a login taken already.
+  await page.getByRole('button', { name: 'New user' }).click();
+  await page.getByLabel('Login', { exact: true }).fill('alice');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await see(page.locator('dialog [role="alert"]'), 'already exists');
+  await shot('people-new-user-conflict');
+  await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByLabel('Search').fill('ünal');
   await see(page, '1 of 2 users');
   check(await page.locator('tr[data-login="admin"]').count() === 0, 'search hides the users that do not match');
@@ -76,6 +83,18 @@ try {
   await shot('scope-picker');
   await picker.getByRole('button', { name: /Choose this folder/ }).click();
   await page.getByLabel(`Access to ${folder}`).selectOption('rw');
+  // A UUID typed by hand: checked for its form here, for the node by the server.
+  await page.getByLabel('Or a node UUID').fill('not-a-uuid');
+  await page.getByRole('button', { name: 'Add UUID' }).click();
+  await see(page.locator('dialog'), 'is not a node UUID');
+  const nowhere = '123e4567-e89b-42d3-a456-426614174000';
+  await page.getByLabel('Or a node UUID').fill(nowhere);
+  await page.getByRole('button', { name: 'Add UUID' }).click();
+  await see(page.locator('dialog'), 'not visible to you');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await see(page.locator('dialog [role="alert"]'), 'no such node');
+  await shot('token-form-refused');
+  await page.getByRole('button', { name: `Remove scope ${nowhere}` }).click();
   await shot('token-form');
   await page.getByRole('button', { name: 'Create token' }).click();
   await see(page, 'it will not be shown again');
@@ -113,6 +132,12 @@ try {
 
   // Revoke in the UI, after a confirmation.
   await aliceRow.getByRole('link', { name: 'alice', exact: true }).click();
+  // Escape cancels the confirmation; the token stays active.
+  await page.getByRole('button', { name: 'Revoke Sync Team Ü #1' }).click();
+  await see(page.locator('dialog'), 'This cannot be undone');
+  await page.keyboard.press('Escape');
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  check((await http('GET', url('/io/', `${folder}/inside.txt`), { token })).status === 200, 'Escape revokes nothing');
   await page.getByRole('button', { name: 'Revoke Sync Team Ü #1' }).click();
   await see(page.locator('dialog'), 'This cannot be undone');
   await shot('revoke-confirm');

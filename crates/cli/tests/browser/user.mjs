@@ -49,6 +49,21 @@ try {
   await see(page, 'uploaded to');
   await shot('files-uploaded');
 
+  // An access token refused by the server (as once it expires) is renewed with the
+  // refresh token, and the page carries on.
+  const before = await page.evaluate(() => {
+    const session = JSON.parse(sessionStorage.getItem('cells.session'));
+    const access = session.access;
+    session.access = 'expired.or.tampered';
+    sessionStorage.setItem('cells.session', JSON.stringify(session));
+    return access;
+  });
+  await page.reload();
+  await page.locator('tr', { hasText: fileName }).waitFor();
+  const renewed = await page.evaluate(() => JSON.parse(sessionStorage.getItem('cells.session')).access);
+  check(renewed !== before && renewed !== 'expired.or.tampered', 'a refused access token is renewed with the refresh token');
+  check(!page.url().includes(renewed) && !page.url().includes('cpat_'), 'no token in the URL');
+
   // The UUID is shown and copied.
   const uuid = (await row.locator('td[data-label="UUID"] code').innerText()).trim();
   check(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid), `the file's UUID is shown: ${uuid}`);
@@ -88,7 +103,15 @@ try {
   await page.getByRole('link', { name: 'My tokens' }).click();
   await see(page, 'No personal access tokens yet.');
   await shot('my-tokens-empty');
-  await page.getByRole('button', { name: 'New token' }).click();
+  // Keyboard: the form opens on its first field, Escape closes it, focus returns.
+  await page.getByRole('button', { name: 'New token' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'New token' }).waitFor();
+  check(await page.evaluate(() => document.activeElement.name) === 'label', 'the token form opens on its Label field');
+  await page.keyboard.press('Escape');
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  check(await page.evaluate(() => document.activeElement.getAttribute('aria-label')) === 'New token', 'focus returns to the + button');
+  await page.keyboard.press('Enter');
   await page.getByLabel('Label', { exact: true }).fill('Read the reports');
   await page.getByLabel('Expires in').fill('1');
   await page.getByRole('button', { name: 'Add from folders…' }).click();

@@ -86,6 +86,7 @@ export function errorBox() {
   box.show = (err) => {
     box.textContent = capital(err && err.detail ? err.detail : String((err && err.message) || err));
     box.hidden = false;
+    box.scrollIntoView({ block: 'nearest' });
   };
   box.reset = () => {
     box.hidden = true;
