@@ -46,7 +46,7 @@ function scopeItem({ uuid, rights }) {
     },
     () => {},
   );
-  return h('li', {}, place, h('span', { class: 'muted small', text: ` · ${RIGHTS[rights] || rights}` }));
+  return h('li', {}, h('div', {}, place), h('div', { class: 'muted small', text: RIGHTS[rights] || rights }));
 }
 
 function expiryModel(token) {
