@@ -85,6 +85,12 @@ export async function see(scope, text) {
   await scope.getByText(text, { exact: false }).first().waitFor({ state: 'visible' });
 }
 
+/** Waits until `locator` matches nothing (it was removed from the page). */
+export async function gone(locator, message) {
+  await locator.waitFor({ state: 'detached' });
+  console.log(`ok: ${message}`);
+}
+
 export async function clipboard(page) {
   return page.evaluate(() => navigator.clipboard.readText());
 }

@@ -5,7 +5,7 @@
 //
 // Env: CELLS_URL, CELLS_LOGIN, CELLS_PASSWORD.
 
-import { check, clipboard, fail, http, need, see, signIn, start, url } from './lib.mjs';
+import { check, clipboard, fail, gone, http, need, see, signIn, start, url } from './lib.mjs';
 
 const login = need('CELLS_LOGIN');
 const password = need('CELLS_PASSWORD');
@@ -89,7 +89,7 @@ try {
   const picker = page.locator('dialog');
   await picker.getByRole('button', { name: 'Move here /personal-files', exact: true }).click();
   await see(page, 'Moved to /personal-files/renamed #2.bin');
-  check(await page.locator('tr', { hasText: 'renamed #2.bin' }).count() === 0, 'the moved file left the folder');
+  await gone(page.locator('tr', { hasText: 'renamed #2.bin' }), 'the moved file left the folder');
   await page.getByRole('button', { name: 'New folder' }).click();
   await page.getByLabel('Folder name').fill('scratch');
   await page.getByRole('button', { name: 'Create', exact: true }).click();
@@ -97,7 +97,7 @@ try {
   await see(page.locator('dialog'), 'cannot be undone');
   await page.locator('dialog').getByRole('button', { name: 'Delete' }).click();
   await see(page, 'Deleted scratch');
-  check(await page.locator('tr', { hasText: 'scratch' }).count() === 0, 'the deleted folder is gone');
+  await gone(page.locator('tr', { hasText: 'scratch' }), 'the deleted folder is gone from the listing');
 
   // My tokens: a read-only token scoped to the folder.
   await page.getByRole('link', { name: 'My tokens' }).click();

@@ -114,6 +114,21 @@ fn run_scenario(server: &TestServer, script: &str, env: &[(&str, &str)]) -> Valu
     serde_json::from_str(result).unwrap_or_else(|e| panic!("{e}: {result}"))
 }
 
+/// The pure formatting functions of the console (relative times, durations, sizes),
+/// with node's test runner: no browser, no server.
+#[test]
+fn console_formats_times_durations_and_sizes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let output = Command::new("node")
+        .args(["--experimental-default-type=module", "--test", "format.test.mjs"])
+        .current_dir(&dir)
+        .output()
+        .unwrap_or_else(|e| panic!("node (Node.js 20 or later) runs the console tests: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("# pass 4") && stdout.contains("# fail 0"), "{stdout}");
+}
+
 #[tokio::test]
 async fn an_admin_gives_a_user_a_scoped_token_and_revokes_it_in_the_browser() {
     let server = TestServer::start();

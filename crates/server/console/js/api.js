@@ -148,9 +148,11 @@ async function send(method, path, body, token) {
 
 /** Sends an authenticated request; the raw Response on success. */
 export async function request(method, path, body) {
-  let response = await send(method, path, body, await accessToken());
+  const token = await accessToken();
+  let response = await send(method, path, body, token);
   if (response.status === 401 && session) {
-    await refresh();
+    // Another call may have renewed the token meanwhile: then only retry.
+    if (session.access === token) await refresh();
     response = await send(method, path, body, session.access);
   }
   if (!response.ok) throw await errorFrom(response);

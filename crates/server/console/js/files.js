@@ -127,8 +127,8 @@ async function renderFolder(view, path) {
     if (!name || name === baseName(node.Path)) return;
     try {
       await call('POST', '/a/tree/move', { From: node.Path, To: join(path, name) });
-      showInfo(`Renamed to ${name}.`);
       await refreshListing();
+      showInfo(`Renamed to ${name}.`);
     } catch (err) {
       showError(err);
     }
@@ -139,8 +139,8 @@ async function renderFolder(view, path) {
     if (!target) return;
     try {
       const moved = await call('POST', '/a/tree/move', { From: node.Path, To: join(target.Path, baseName(node.Path)) });
-      showInfo(`Moved to ${moved.Path}.`);
       await refreshListing();
+      showInfo(`Moved to ${moved.Path}.`);
     } catch (err) {
       showError(err);
     }
@@ -151,8 +151,8 @@ async function renderFolder(view, path) {
     if (!(await confirmDialog(`Delete ${baseName(node.Path)}?`, `This deletes ${what}. It cannot be undone.`))) return;
     try {
       await call('DELETE', treeUrl('/a/tree/', node.Path));
-      showInfo(`Deleted ${baseName(node.Path)}.`);
       await refreshListing();
+      showInfo(`Deleted ${baseName(node.Path)}.`);
     } catch (err) {
       showError(err);
     }
