@@ -39,6 +39,7 @@ const JS: &str = "text/javascript; charset=utf-8";
 const ASSETS: &[Asset] = &[
     asset!("index.html", "text/html; charset=utf-8"),
     asset!("style.css", "text/css; charset=utf-8"),
+    asset!("icon.svg", "image/svg+xml"),
     asset!("js/api.js", JS),
     asset!("js/app.js", JS),
     asset!("js/files.js", JS),

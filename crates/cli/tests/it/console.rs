@@ -42,6 +42,7 @@ async fn console_pages_carry_security_and_cache_headers() {
         ("/assets/style.css", "text/css; charset=utf-8"),
         ("/assets/js/app.js", "text/javascript; charset=utf-8"),
         ("/assets/js/tokens.js", "text/javascript; charset=utf-8"),
+        ("/assets/icon.svg", "image/svg+xml"),
     ] {
         let reply = anonymous.get(asset).await.expect(200);
         assert_secure(&reply, asset);

@@ -108,7 +108,11 @@ export function tokenPanel({ owner, me, self }) {
     try {
       forgetPaths();
       const answer = await call('POST', '/a/auth/tokens', self ? {} : { ByUser: owner });
-      const tokens = answer.Tokens.sort((a, b) => b.CreatedAt - a.CreatedAt);
+      // Active first, then expired, then revoked; newest first within each; by label last.
+      const rank = { active: 0, expired: 1, revoked: 2 };
+      const tokens = answer.Tokens.sort((a, b) => (rank[a.Status] ?? 3) - (rank[b.Status] ?? 3)
+        || b.CreatedAt - a.CreatedAt
+        || a.Label.localeCompare(b.Label, undefined, { numeric: true }));
       if (tokens.length === 0) {
         clear(body, emptyState(owner, self));
         return;
