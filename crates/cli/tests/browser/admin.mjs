@@ -7,7 +7,7 @@
 // Env: CELLS_URL, CELLS_ADMIN_PASSWORD, SCOPE_FOLDER (a folder the test made, e.g.
 // "/common-files/Team Ü #1", holding inside.txt), OUTSIDE_FILE (a file outside it).
 
-import { check, clipboard, eventually, fail, http, inAWeek, need, see, signIn, start, url } from './lib.mjs';
+import { check, clipboard, eventually, fail, gone, http, inAWeek, need, see, signIn, start, url } from './lib.mjs';
 
 const password = need('CELLS_ADMIN_PASSWORD');
 const folder = need('SCOPE_FOLDER');
@@ -20,8 +20,12 @@ try {
   await page.goto(`${process.env.CELLS_URL}/`);
   await page.getByRole('heading', { name: 'Sign in to cells' }).waitFor();
   await shot('login');
+  await signIn(page, 'nobody', 'not the password');
+  await see(page, 'Wrong login or password.');
+  const unknownUser = await page.locator('#login-message').innerText();
   await signIn(page, 'admin', 'not the password');
   await see(page, 'Wrong login or password.');
+  check(await page.locator('#login-message').innerText() === unknownUser, 'an unknown login and a wrong password get the same message');
   await shot('login-wrong-password');
   check(!page.url().includes('password'), 'no credential in the URL');
 
@@ -157,6 +161,23 @@ try {
   await page.getByRole('button', { name: 'Unlock alice' }).click();
   await see(page.locator('tr[data-login="alice"] td[data-label="Status"]'), 'active');
   check((await page.locator('tr[data-login="alice"] td[data-label="Active tokens"]').innerText()).trim() === '0', 'no active token left for alice');
+
+  // A user created without a password gets a generated one, shown once; then deleted.
+  await page.getByRole('button', { name: 'New user' }).click();
+  await page.getByLabel('Login', { exact: true }).fill('carol');
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await see(page.locator('dialog'), 'Generated password, shown once.');
+  const generated = await page.locator('dialog .secret').inputValue();
+  check(generated.length >= 12, 'a generated password is shown');
+  await shot('people-generated-password');
+  await page.getByRole('button', { name: 'Done' }).click();
+  const carol = await http('POST', '/oauth2/token', { body: new URLSearchParams({ grant_type: 'password', username: 'carol', password: generated }) });
+  check(carol.status === 200, `the generated password signs in: ${carol.status}`);
+  await page.getByRole('button', { name: 'Delete carol' }).click();
+  await see(page.locator('dialog'), 'It cannot be undone');
+  await shot('people-delete-confirm');
+  await page.locator('dialog').getByRole('button', { name: 'Delete' }).click();
+  await gone(page.locator('tr[data-login="carol"]'), 'the deleted user left the list');
 
   // Throttling: after many failures from this address, the sign-in page says to wait.
   await page.getByRole('button', { name: 'Sign out' }).click();

@@ -156,6 +156,7 @@ async fn an_admin_gives_a_user_a_scoped_token_and_revokes_it_in_the_browser() {
     let alice = admin.get("/a/users/alice").await.expect(200).json();
     assert_eq!(alice["DisplayName"], "Alice Ünal");
     assert_eq!(alice["Locked"], false, "locked, then unlocked");
+    admin.get("/a/users/carol").await.expect(404);
     let tokens = admin.post("/a/auth/tokens", &json!({"ByUser": "alice"})).await.expect(200).json();
     let tokens = tokens["Tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), 1, "{tokens:?}");
