@@ -8,12 +8,20 @@ import { renderLogin } from './login.js';
 import { renderPeople, renderPerson } from './people.js';
 import { renderMyTokens } from './tokens.js';
 import { go, keepMessage, takeKeep } from './nav.js';
-import { clear, h, hideFlash, showError } from './ui.js';
+import { capital, clear, h, hideFlash, showError } from './ui.js';
 
 const main = document.getElementById('main');
 
+function decode(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // a hand-typed `%` that escapes nothing
+  }
+}
+
 function parse(hash) {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter((s) => s !== '').map(decodeURIComponent);
+  const parts = hash.replace(/^#\/?/, '').split('/').filter((s) => s !== '').map(decode);
   return { page: parts[0] || '', rest: parts.slice(1) };
 }
 
@@ -53,14 +61,21 @@ async function route() {
     else if (page === 'tokens') await renderMyTokens(view, me);
     else clear(view, h('h1', { text: 'Not found' }), h('p', {}, 'No such page. ', h('a', { href: '#/files', text: 'Go to your files' })));
   } catch (err) {
-    clear(view, h('h1', { text: titles[page] || 'Error' }), h('div', { class: 'error-box', role: 'alert', text: err.detail || String(err) }));
+    clear(
+      view,
+      h('h1', { text: titles[page] || 'Error' }),
+      h('div', { class: 'error-box', role: 'alert', text: capital(err.detail || String(err)) }),
+      h('p', {}, h('a', { href: '#/files', text: 'Back to your files' })),
+    );
   }
 }
 
 // A page change clears the message of the previous page, except one that led here.
-window.addEventListener('hashchange', () => {
+window.addEventListener('hashchange', async () => {
   if (!takeKeep()) hideFlash();
-  route();
+  await route();
+  // Keyboard and screen reader users start at the new page, not at the old link.
+  if (!main.contains(document.activeElement) && !document.querySelector('dialog[open]')) main.focus();
 });
 
 document.getElementById('sign-out').addEventListener('click', () => {
