@@ -8,7 +8,7 @@ import { call } from './api.js';
 import { pickNode } from './picker.js';
 import { forgetPaths, pathOf } from './tree.js';
 import {
-  clear, confirmDialog, copyText, dateTime, duration, errorBox, field, h, modal, relative, showError, showInfo, table, td,
+  capital, clear, confirmDialog, copyText, dateTime, duration, errorBox, field, h, modal, relative, showError, showInfo, table, td,
 } from './ui.js';
 
 const RIGHTS = { r: 'read only', w: 'write only', rw: 'read and write', wr: 'read and write' };
@@ -68,6 +68,17 @@ function lastUsed(token) {
   ];
 }
 
+function status(token) {
+  const parts = [h('span', { class: `badge ${token.Status}`, text: token.Status })];
+  if (token.RevokedAt) parts.push(h('div', { class: 'small muted', text: dateTime(token.RevokedAt) }));
+  if (token.LastFailureAt) {
+    // Why the server last refused it (expired, revoked, wrong login, user locked).
+    const why = token.LastFailureReason ? `: ${token.LastFailureReason}` : '';
+    parts.push(h('div', { class: 'small muted', title: dateTime(token.LastFailureAt), text: `refused ${relative(token.LastFailureAt)}${why}` }));
+  }
+  return parts;
+}
+
 function emptyState(owner, self) {
   const who = self ? 'you' : owner;
   return h(
@@ -97,7 +108,7 @@ export function tokenPanel({ owner, me, self }) {
     if (!ok) return;
     try {
       const answer = await call('DELETE', `/a/auth/tokens/${encodeURIComponent(token.Uuid)}`);
-      showInfo(answer.Message ? capitalFirst(answer.Message) : 'Token revoked.');
+      showInfo(answer.Message ? capital(answer.Message) : 'Token revoked.');
       await panel.load();
     } catch (err) {
       showError(err);
@@ -128,14 +139,14 @@ export function tokenPanel({ owner, me, self }) {
           ? h('ul', { class: 'scopes' }, token.Scopes.map(parseScope).map(scopeItem))
           : h('span', { class: 'muted', text: `Everything ${self ? 'you' : owner} can reach` })),
         td('Last used', lastUsed(token)),
-        td('Status', h('span', { class: `badge ${token.Status}`, text: token.Status })),
+        td('Status', status(token)),
         h('td', { class: 'actions-cell' }, token.Status === 'revoked' ? null : h('button', {
           type: 'button', class: 'small danger', text: 'Revoke', 'aria-label': `Revoke ${token.Label}`, onclick: () => revoke(token),
         })),
       ));
       clear(body, table(['Label', 'Created', 'Expires', 'Expiration model', 'Scopes', 'Last used', 'Status', ''], rows, 'Personal access tokens'));
     } catch (err) {
-      clear(body, h('div', { class: 'error-box', role: 'alert', text: capitalFirst(err.detail || String(err)) }));
+      clear(body, h('div', { class: 'error-box', role: 'alert', text: capital(err.detail || String(err)) }));
     }
   };
 
@@ -146,10 +157,6 @@ export function tokenPanel({ owner, me, self }) {
     await panel.load();
   });
   return panel;
-}
-
-function capitalFirst(text) {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function today() {
