@@ -89,7 +89,7 @@ pub async fn run(args: StartArgs) -> anyhow::Result<()> {
         }
     };
     let served = tokio::select! {
-        served = cells_server::serve(listener, cells.clone(), shutdown) => served,
+        served = cells_server::serve(listener, cells.clone(), settings.http.clone(), shutdown) => served,
         () = async {
             signalled.notified().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

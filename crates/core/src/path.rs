@@ -80,10 +80,11 @@ impl TreePath {
     /// # Errors
     /// When the text is not a valid path (see [`PathError`]).
     pub fn parse_relative(text: &str) -> Result<Self, PathError> {
+        // The one trailing slash allowed does not count towards the limit.
+        let text = text.strip_suffix('/').unwrap_or(text);
         if text.len() > Self::MAX_PATH {
             return Err(PathError::PathTooLong);
         }
-        let text = text.strip_suffix('/').unwrap_or(text);
         if text.is_empty() {
             return Err(PathError::Empty);
         }
@@ -99,6 +100,9 @@ impl TreePath {
     /// # Errors
     /// When the slug is not a valid name.
     pub fn workspace_root(workspace: &str) -> Result<Self, PathError> {
+        if workspace.contains('/') {
+            return Err(PathError::SlashInName);
+        }
         check_name(workspace)?;
         Ok(Self { workspace: workspace.to_owned(), inner: String::new() })
     }
@@ -152,7 +156,8 @@ impl TreePath {
         }
         check_name(name)?;
         let inner = if self.inner.is_empty() { name.to_owned() } else { format!("{}/{name}", self.inner) };
-        if self.workspace.len() + inner.len() + 2 > Self::MAX_PATH {
+        // Measured as `parse_relative` measures: `{workspace}/{path}`.
+        if self.workspace.len() + 1 + inner.len() > Self::MAX_PATH {
             return Err(PathError::PathTooLong);
         }
         Ok(Self { workspace: self.workspace.clone(), inner })

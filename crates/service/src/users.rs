@@ -111,10 +111,9 @@ impl Cells {
     /// 404 when there is no such user.
     pub async fn delete_user(&self, _: Admin, login: &str) -> Result<()> {
         let user = self.store().user_by_login(login).await?.ok_or_else(|| no_user(login))?;
-        let blobs = self.store().delete_user(user.id).await?.ok_or_else(|| no_user(login))?;
+        let deleted = self.store().delete_user(user.id, cells_core::now()).await?;
         self.changed();
-        self.blobs().delete(blobs).await?;
-        Ok(())
+        if deleted { Ok(()) } else { Err(no_user(login)) }
     }
 
     /// Creates the first admin on a new database. Returns the generated password when

@@ -85,7 +85,7 @@ pub async fn get_file(
     if method == Method::HEAD {
         return Ok((status, response_headers).into_response());
     }
-    let body = match state.cells.read_file(node, range).await? {
+    let body = match state.cells.read_file(&principal, node, range).await? {
         BlobReader::Whole(bytes) => Body::from(bytes),
         BlobReader::Stream(stream) => Body::from_stream(stream),
     };
@@ -128,7 +128,13 @@ pub async fn put_file(
             return Err(err.into());
         }
     }
-    let (view, created) = state.cells.commit_upload(upload).await?;
+    // The conditions again, on the file as it is when the upload commits, inside the
+    // commit's transaction: of two racing `If-None-Match: *` uploads, one gets 412.
+    let holds = |current: Option<&cells_service::NodeRecord>| {
+        let (etag, mtime) = (current.map(|n| n.etag.as_str()), current.map(|n| n.mtime));
+        evaluate(&conditions, etag, mtime, false) == Precondition::Proceed
+    };
+    let (view, created) = state.cells.commit_upload_if(upload, &holds).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     let mut response = (status, Json(NodeJson::from(&view))).into_response();
     response.headers_mut().insert(header::ETAG, value(&quoted(&view.node.etag)));

@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/a/openapi.json", get(ops::openapi))
         .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/revoke", post(oauth::revoke))
         .route("/a/auth/token/personal", post(tokens::create_personal_token))
         .route("/a/auth/token/impersonate", post(tokens::impersonate_token))
         .route("/a/auth/token/document", post(tokens::create_document_token))
