@@ -180,8 +180,17 @@ try {
   await gone(page.locator('tr[data-login="carol"]'), 'the deleted user left the list');
 
   // Throttling: after many failures from this address, the sign-in page says to wait.
+  // Signing out ends the login on the server too: its access token is refused.
+  const access = await page.evaluate(() => JSON.parse(sessionStorage.getItem('cells.session')).access);
+  check((await http('GET', '/a/users', { token: access })).status === 200, 'the login token works before signing out');
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in to cells' }).waitFor();
+  check(await page.evaluate(() => sessionStorage.getItem('cells.session')) === null, 'the tab forgets the login');
+  const ended = await eventually(async () => {
+    const answer = await http('GET', '/a/users', { token: access });
+    return { ok: answer.status === 401, status: answer.status };
+  });
+  check(ended.ok, `after signing out, the login token is refused: ${ended.status}`);
   for (let i = 0; i < 31; i += 1) {
     await http('POST', '/oauth2/token', { body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: `guess ${i}` }) });
   }

@@ -47,8 +47,25 @@ export function onSessionEnd(callback) {
   onSignedOut = callback;
 }
 
-export function signOut() {
+/**
+ * Ends the login: forgets it in this tab at once, then asks the server to revoke it
+ * (RFC 7009), which ends the refresh token, its successors and the access tokens issued
+ * from it. Best effort: an unreachable server leaves a login nobody holds any more.
+ */
+export async function signOut() {
+  const ending = session;
   save(null);
+  if (!ending) return;
+  try {
+    await fetch('/oauth2/revoke', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: ending.refresh }),
+      cache: 'no-store',
+    });
+  } catch {
+    // Nothing to tell the user: the tab holds no credential any more.
+  }
 }
 
 /** Turns an error answer into an ApiError carrying the server's message. */

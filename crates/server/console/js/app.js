@@ -78,10 +78,11 @@ window.addEventListener('hashchange', async () => {
   if (!main.contains(document.activeElement) && !document.querySelector('dialog[open]')) main.focus();
 });
 
-document.getElementById('sign-out').addEventListener('click', () => {
-  signOut();
+document.getElementById('sign-out').addEventListener('click', async () => {
   hideFlash();
+  const ending = signOut();
   go('#/login');
+  await ending;
 });
 
 onSessionEnd((message) => {
