@@ -82,3 +82,11 @@ mod tests {
         assert!(percent_decode("%FF").is_err(), "not UTF-8");
     }
 }
+
+/// The header of every answer that carries a new secret (a token, a generated password):
+/// no cache, proxy or browser history may keep it.
+pub type NoStore = [(axum::http::HeaderName, axum::http::HeaderValue); 1];
+
+pub const fn no_store() -> NoStore {
+    [(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"))]
+}

@@ -16,6 +16,7 @@
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
+//! - `hardening_*`: the defects of the adversarial review (issue 6), one test each.
 //! - `console`: the web console's headers, and two scenarios in Chromium (playwright-core).
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
@@ -28,6 +29,9 @@ mod bad_input;
 mod client;
 mod console;
 mod crash;
+mod hardening_access;
+mod hardening_limits;
+mod hardening_sessions;
 mod io;
 mod memory;
 mod oauth;
