@@ -83,9 +83,9 @@ try {
   check(await picker.getByRole('button', { name: 'personal-files/' }).count() === 0, "the admin's own personal-files is not offered for someone else's token");
   await picker.getByRole('button', { name: 'common-files/' }).click();
   await picker.getByRole('button', { name: `${folderName}/` }).click();
-  await picker.getByRole('button', { name: /Choose this folder/ }).waitFor();
+  await picker.getByRole('button', { name: `Choose this folder: ${folder}` }).waitFor();
   await shot('scope-picker');
-  await picker.getByRole('button', { name: /Choose this folder/ }).click();
+  await picker.getByRole('button', { name: `Choose this folder: ${folder}` }).click();
   await page.getByLabel(`Access to ${folder}`).selectOption('rw');
   // A UUID typed by hand: checked for its form here, for the node by the server.
   await page.getByLabel('Or a node UUID').fill('not-a-uuid');

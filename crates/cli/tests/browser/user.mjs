@@ -118,7 +118,7 @@ try {
   const scopePicker = page.locator('dialog').last();
   await scopePicker.getByRole('button', { name: 'personal-files/', exact: true }).click();
   await scopePicker.getByRole('button', { name: `${folderName}/`, exact: true }).click();
-  await scopePicker.getByRole('button', { name: /Choose this folder/ }).click();
+  await scopePicker.getByRole('button', { name: `Choose this folder: ${folder}` }).click();
   check(await page.getByLabel(`Access to ${folder}`).inputValue() === 'r', 'a new scope is read only unless changed');
   await shot('my-token-form');
   await page.getByRole('button', { name: 'Create token' }).click();

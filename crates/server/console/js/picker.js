@@ -29,6 +29,9 @@ export function pickNode({ title, files = false, hideWorkspaces = [], note, acti
 
       const show = async (path) => {
         error.reset();
+        // Nothing can be chosen until the folder asked for is the one shown.
+        here.hidden = true;
+        current = null;
         clear(list, h('p', { class: 'loading', text: 'Loading…' }));
         try {
           let nodes;
