@@ -133,7 +133,8 @@ export function tokenPanel({ owner, me, self }) {
         { 'data-token': token.Uuid },
         td('Label', h('div', { text: token.Label }), token.Type === 'DOCUMENT' ? h('span', { class: 'badge', text: 'document' }) : null),
         td('Created', h('div', { text: dateTime(token.CreatedAt) }), h('div', { class: 'small muted', text: `by ${token.CreatedBy}` })),
-        td('Expires', h('div', { text: dateTime(token.ExpiresAt) }), h('div', { class: 'small muted', text: relative(token.ExpiresAt) })),
+        td('Expires', h('div', { class: token.Status === 'revoked' ? 'muted' : '', text: dateTime(token.ExpiresAt) }),
+          h('div', { class: 'small muted', text: token.Status === 'revoked' ? 'revoked: never again' : relative(token.ExpiresAt) })),
         td('Expiration model', expiryModel(token)),
         td('Scopes', token.Scopes.length
           ? h('ul', { class: 'scopes' }, token.Scopes.map(parseScope).map(scopeItem))
