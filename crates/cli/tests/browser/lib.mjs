@@ -26,6 +26,9 @@ export function check(condition, message) {
   console.log(`ok: ${message}`);
 }
 
+// A hung browser must not hang the test run: the whole scenario gets five minutes.
+setTimeout(() => fail('the scenario did not finish within 5 minutes'), 300_000).unref();
+
 export async function start(scenario) {
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
