@@ -120,8 +120,9 @@ impl TreePath {
         if workspace.contains('/') {
             return Err(PathError::SlashInName);
         }
-        check_name(workspace)?;
-        Ok(Self { workspace: workspace.to_owned(), inner: String::new() })
+        let workspace = nfc(workspace);
+        check_name(&workspace)?;
+        Ok(Self { workspace: workspace.into_owned(), inner: String::new() })
     }
 
     /// Builds a path from a workspace and an inner path already known to be valid
