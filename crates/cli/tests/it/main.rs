@@ -17,6 +17,8 @@
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
 //! - `hardening_*`: the defects of the adversarial review (issue 6), one test each.
+//! - `concurrency`: racing moves, uploads into moving folders, cancelled copies, racing
+//!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
 //! - `console`: the web console's headers, and two scenarios in Chromium (playwright-core).
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
@@ -27,6 +29,7 @@ mod access;
 mod admin_cli;
 mod bad_input;
 mod client;
+mod concurrency;
 mod console;
 mod crash;
 mod hardening_access;
