@@ -19,6 +19,7 @@
 //! - `hardening_*`: the defects of the adversarial review (issue 6), one test each.
 //! - `concurrency`: racing moves, uploads into moving folders, cancelled copies, racing
 //!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
+//! - `console`: the web console's headers, and two scenarios in Chromium (playwright-core).
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -29,6 +30,7 @@ mod admin_cli;
 mod bad_input;
 mod client;
 mod concurrency;
+mod console;
 mod crash;
 mod hardening_access;
 mod hardening_limits;
