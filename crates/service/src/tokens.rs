@@ -80,8 +80,10 @@ pub struct TokenSpec {
 pub(crate) struct UsageWrites(AtomicU64);
 
 fn check_label(label: &str) -> Result<()> {
-    if label.chars().count() > 128 || label.chars().any(char::is_control) {
-        return Err(ServiceError::BadRequest("a label has at most 128 characters and no control characters".into()));
+    if label.chars().count() > 128 || label.chars().any(|c| c.is_control() || cells_core::path::is_bidi_control(c)) {
+        return Err(ServiceError::BadRequest(
+            "a label has at most 128 characters and no control or bidirectional-text control characters".into(),
+        ));
     }
     Ok(())
 }

@@ -29,9 +29,9 @@ fn parse_login(login: &str) -> Result<Login> {
 }
 
 fn check_display_name(name: &str) -> Result<()> {
-    if name.chars().count() > 128 || name.chars().any(char::is_control) {
+    if name.chars().count() > 128 || name.chars().any(|c| c.is_control() || cells_core::path::is_bidi_control(c)) {
         return Err(ServiceError::BadRequest(
-            "a display name has at most 128 characters and no control characters".into(),
+            "a display name has at most 128 characters and no control or bidirectional-text control characters".into(),
         ));
     }
     Ok(())

@@ -193,7 +193,7 @@ fn paths_and_content() -> Vec<Bad> {
     ]);
     let create = "/a/tree/create";
     for (body, status, code) in [
-        (json!({"Path": "personal-files/x", "Type": "LEAF"}), 400, "BadRequest"),
+        (json!({"Path": "personal-files/", "Type": "LEAF"}), 403, "Forbidden"),
         (json!({"Path": "/personal-files/x", "Type": "FILE"}), 400, "BadRequest"),
         (json!({"Path": "/personal-files/x", "Type": "leaf"}), 400, "BadRequest"),
         (json!({"Path": "/personal-files/x"}), 400, "BadRequest"),
@@ -224,7 +224,7 @@ fn paths_and_content() -> Vec<Bad> {
             (json!({"To": "/personal-files/y"}), 400, "BadRequest"),
             (json!({"From": "/personal-files/f.txt", "To": "/personal-files/y", "Force": true}), 400, "BadRequest"),
             (json!({"From": "/personal-files/f.txt", "To": "/personal-files/../y"}), 400, "BadRequest"),
-            (json!({"From": "/personal-files/f.txt", "To": "relative"}), 400, "BadRequest"),
+            (json!({"From": "/personal-files/f.txt", "To": "relative"}), 403, "Forbidden"),
             (json!({"From": "/personal-files/dir", "To": "/personal-files/dir/sub"}), 400, "BadRequest"),
             (json!({"From": "/personal-files/dir", "To": "/personal-files/dir"}), 400, "BadRequest"),
             (json!({"From": "/personal-files", "To": "/common-files/x"}), 403, "Forbidden"),

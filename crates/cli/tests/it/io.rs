@@ -250,10 +250,11 @@ async fn concurrent_writes_serialise_without_errors_or_leaks() {
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| matches!(s, 201 | 409)), "{statuses:?}");
 
-    // Deleting everything removes every blob.
+    // Deleting everything, then collecting, removes every blob.
     for name in admin.names("/common-files").await {
         admin.delete(&format!("/a/tree{}", enc(&format!("/common-files/{name}")))).await.expect(204);
     }
+    cli_ok(&server.cli(&["blobs", "collect", "--grace-secs", "0"], None));
     assert_eq!(count_blobs(), 0);
 }
 

@@ -19,6 +19,10 @@
 //! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it);
 //!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote;
 //!   `sftp_revoke`: revocation and locking end open sessions.
+//! - `hardening_*`: the defects of the adversarial review (issue 6), one test each.
+//! - `concurrency`: racing moves, uploads into moving folders, cancelled copies, racing
+//!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
+//! - `console`: the web console's headers, and two scenarios in Chromium (playwright-core).
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -28,7 +32,12 @@ mod access;
 mod admin_cli;
 mod bad_input;
 mod client;
+mod concurrency;
+mod console;
 mod crash;
+mod hardening_access;
+mod hardening_limits;
+mod hardening_sessions;
 mod io;
 mod memory;
 mod oauth;

@@ -35,6 +35,7 @@ pub struct TestServer {
     admin_password: Option<String>,
     log_level: String,
     storage_url: Option<String>,
+    extra_args: Vec<String>,
     stdout: Vec<String>,
     pub client: reqwest::Client,
 }
@@ -55,7 +56,21 @@ impl TestServer {
         Self::start_full(Some(ADMIN_PASSWORD), "info", Some(storage_url))
     }
 
+    /// Starts a server with more arguments to `cells start` (timeouts, proxies).
+    pub fn start_with_args(args: &[&str]) -> Self {
+        Self::start_full_args(Some(ADMIN_PASSWORD), "info", None, args)
+    }
+
     fn start_full(admin_password: Option<&str>, log_level: &str, storage_url: Option<&str>) -> Self {
+        Self::start_full_args(admin_password, log_level, storage_url, &[])
+    }
+
+    fn start_full_args(
+        admin_password: Option<&str>,
+        log_level: &str,
+        storage_url: Option<&str>,
+        args: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let client = reqwest::Client::builder().no_proxy().build().expect("a reqwest client");
         let mut server = Self {
@@ -66,6 +81,7 @@ impl TestServer {
             admin_password: admin_password.map(str::to_owned),
             log_level: log_level.to_owned(),
             storage_url: storage_url.map(str::to_owned),
+            extra_args: args.iter().map(|a| (*a).to_owned()).collect(),
             stdout: Vec::new(),
             client,
         };
@@ -81,13 +97,22 @@ impl TestServer {
             .arg(self.data())
             .args(["--bind", "127.0.0.1:0", "--sftp-bind", "127.0.0.1:0"])
             .args(self.storage_url.iter().flat_map(|url| ["--storage-url", url.as_str()]))
+            .args(&self.extra_args)
             .env("CELLS_LOG", &self.log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        for name in
-            ["CELLS_CONFIG", "CELLS_DATA", "CELLS_DATABASE_URL", "CELLS_STORAGE_URL", "CELLS_BIND", "CELLS_SFTP_BIND"]
-        {
+        for name in [
+            "CELLS_CONFIG",
+            "CELLS_DATA",
+            "CELLS_DATABASE_URL",
+            "CELLS_STORAGE_URL",
+            "CELLS_BIND",
+            "CELLS_SFTP_BIND",
+            "CELLS_TRUSTED_PROXIES",
+            "CELLS_HTTP_HEADER_TIMEOUT",
+            "CELLS_HTTP_IDLE_TIMEOUT",
+        ] {
             command.env_remove(name);
         }
         match &self.admin_password {

@@ -16,6 +16,14 @@ fn name() -> impl Strategy<Value = String> {
         Just("a..".to_owned()),
     ]
     .prop_filter("a dot segment is not a name", |n| n != "." && n != "..")
+    .prop_filter("names are kept in NFC, without bidi controls", |n| {
+        cells_core::path::nfc(n) == n.as_str() && !n.chars().any(cells_core::path::is_bidi_control)
+    })
+}
+
+/// What a name may not hold: a control character or a bidirectional-text control.
+fn refused_char(c: char) -> bool {
+    c.is_control() || cells_core::path::is_bidi_control(c)
 }
 
 /// A workspace and the segments of a path inside it.
@@ -218,12 +226,13 @@ proptest! {
         match TreePath::parse_absolute(&text) {
             Ok(path) => {
                 let written = path.to_string();
-                prop_assert_eq!(written.as_str(), text.strip_suffix('/').unwrap_or(&text));
+                let normal = cells_core::path::nfc(text.strip_suffix('/').unwrap_or(&text)).into_owned();
+                prop_assert_eq!(written.as_str(), normal.as_str());
                 prop_assert!(written.len() <= TreePath::MAX_PATH + 1);
                 for segment in written[1..].split('/') {
                     prop_assert!(!segment.is_empty() && segment != "." && segment != "..", "{segment:?}");
                     prop_assert!(segment.len() <= TreePath::MAX_NAME);
-                    prop_assert!(!segment.chars().any(char::is_control), "{segment:?}");
+                    prop_assert!(!segment.chars().any(refused_char), "{segment:?}");
                 }
                 prop_assert_eq!(must_parse(&written), path);
             }
@@ -231,7 +240,7 @@ proptest! {
             Err(PathError::Empty) => prop_assert!(text == "/" || text == "//", "{:?}", text),
             Err(PathError::EmptySegment) => prop_assert!(text.contains("//")),
             Err(PathError::DotSegment) => prop_assert!(text.split('/').any(|s| s == "." || s == "..")),
-            Err(PathError::ControlCharacter) => prop_assert!(text.chars().any(char::is_control)),
+            Err(PathError::ControlCharacter) => prop_assert!(text.chars().any(refused_char)),
             Err(error) => prop_assert!(false, "{text:?}: {error}"),
         }
     }
@@ -243,12 +252,13 @@ proptest! {
         match TreePath::workspace_root(&slug) {
             Ok(root) => {
                 prop_assert!(root.is_workspace_root());
-                prop_assert_eq!(root.workspace(), slug.as_str());
+                let normal = cells_core::path::nfc(&slug).into_owned();
+                prop_assert_eq!(root.workspace(), normal.as_str());
                 prop_assert_eq!(must_parse(&root.to_string()), root);
             }
             Err(_) => {
                 let parsed = TreePath::parse_absolute(&format!("/{slug}"));
-                let same_root = parsed.is_ok_and(|p| p.is_workspace_root() && p.workspace() == slug);
+                let same_root = parsed.is_ok_and(|p| p.is_workspace_root() && p.workspace() == cells_core::path::nfc(&slug));
                 prop_assert!(!same_root, "{:?} refused as a root but parsed as one", slug);
             }
         }

@@ -124,7 +124,11 @@ pub async fn put_file(
         })?;
         if let Err(err) = upload.write(&chunk).await {
             drop(upload);
-            drain(&mut stream).await;
+            // A refusal the client can act on gets its answer read (the disk is full);
+            // credentials that ended get none of the server's time.
+            if !matches!(err, ServiceError::Unauthenticated) {
+                drain(&mut stream).await;
+            }
             return Err(err.into());
         }
     }

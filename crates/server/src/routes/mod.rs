@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
         .route("/a/tree/{*path}", get(tree::stat_node).delete(tree::delete_node))
         .route("/a/nodes/{uuid}", get(tree::stat_by_uuid))
         .route("/io/{*path}", get(io::get_file).head(io::get_file).put(io::put_file).delete(io::delete_file))
+        // The web console (`/` and `/assets/...`): static pages, not part of the REST API.
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::observe::observe))

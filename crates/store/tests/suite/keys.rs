@@ -152,7 +152,7 @@ pub async fn concurrent_writes_wait_their_turn(store: &Store) {
     let written = set(same_results.iter().map(|r| r.2));
     let last = node(store, ws.id, "same name %").await.blob.expect("a blob");
     assert!(written.contains(&last.to_string()));
-    let collectable = set(store.collectable_blobs(NOW, 1000).await.expect("garbage").into_iter());
+    let collectable = set(store.collectable_blobs(NOW, 1000).await.expect("garbage"));
     assert_eq!(collectable.intersection(&written).count(), 7, "the seven replaced blobs, not the last");
     assert!(!collectable.contains(&last.to_string()));
     let (_, total) = store.list_children(root.id, 0, 0).await.expect("list");
