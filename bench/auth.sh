@@ -42,9 +42,11 @@ fi
 TMP="$(mktemp -d -t cells-bench-auth.XXXXXX)"
 if [[ -z "${CELLS_BIN:-}" ]]; then
     log "building cells (release, with the benchmark-only feature bench-anonymous)"
-    (cd "$REPO_ROOT" && cargo build --release -p cells --features bench-anonymous) >&2
-    # Keep a copy: the next plain build replaces target/release/cells.
-    cp "${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/cells" "$TMP/cells-bench"
+    # A build that skips authentication never goes where a user would run it
+    # (target/release): it has a target folder of its own.
+    BENCH_TARGET="${BENCH_TARGET_DIR:-$REPO_ROOT/target/bench-anonymous}"
+    (cd "$REPO_ROOT" && CARGO_TARGET_DIR="$BENCH_TARGET" cargo build --release -p cells --features bench-anonymous) >&2
+    cp "$BENCH_TARGET/release/cells" "$TMP/cells-bench"
     CELLS_BIN="$TMP/cells-bench"
 fi
 [[ -x "$CELLS_BIN" ]] || die "no cells binary at $CELLS_BIN"
