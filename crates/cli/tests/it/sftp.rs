@@ -1,6 +1,7 @@
 //! SFTP with the OpenSSH client: a login with a token (or the password) as password,
 //! put, get, ls, mkdir, rename, rm and rmdir, resumed transfers, refusals of bad
-//! credentials, symbolic links and malformed packets, and a host key that is kept.
+//! credentials, symbolic links and malformed packets, throttling shared with HTTP, kept
+//! modification times, deep pipelines, and a host key that is kept.
 
 use std::path::Path;
 use std::process::Command;
@@ -298,4 +299,20 @@ async fn put_p_keeps_the_modification_time() {
     assert!(undated["MTime"].as_i64().unwrap() > 1_700_000_000, "{undated}");
     // Modes are accepted and not applied: a client that sets them does not fail.
     fx.batch("chmod 600 /personal-files/undated\n").expect_ok();
+}
+
+#[tokio::test]
+async fn failures_throttle_sftp_logins_as_they_throttle_http() {
+    // The same limiter per address: 30 failures over HTTP, then SFTP logins from the
+    // same address pass only with credentials already in use.
+    let fx = Fixture::new().await;
+    assert!(logs_in(&fx, "alice", &fx.token), "the token is in use before the failures");
+    let unused = fx.server.pat("alice", &["-e", "1h", "-l", "never used"]);
+    for i in 0..30 {
+        let reply = fx.server.basic("alice", &format!("wrong password #{i}")).get("/a/tree/").await;
+        assert_eq!(reply.status, 401, "{}", reply.text());
+    }
+    assert!(!logs_in(&fx, "alice", &unused), "a token never used passes while throttled");
+    assert!(logs_in(&fx, "alice", &fx.token), "a token in use is refused while throttled");
+    assert!(fx.server.log().contains("SFTP login throttled"), "the throttling is logged");
 }
