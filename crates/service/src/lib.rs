@@ -74,6 +74,7 @@ struct Inner {
     blobs: Blobs,
     caches: caches::Caches,
     keys: auth::Keys,
+    local: secrets::LocalKey,
     usage_writes: tokens::UsageWrites,
     audit_writes: tokens::UsageWrites,
     limiter: limiter::FailureLimiter,
@@ -99,6 +100,7 @@ impl Cells {
                 blobs,
                 caches: caches::Caches::new(counter),
                 keys,
+                local,
                 usage_writes: tokens::UsageWrites::default(),
                 audit_writes: tokens::UsageWrites::default(),
                 limiter: limiter::FailureLimiter::default(),
@@ -120,6 +122,10 @@ impl Cells {
 
     pub(crate) fn keys(&self) -> &auth::Keys {
         &self.inner.keys
+    }
+
+    pub(crate) fn local_key(&self) -> &secrets::LocalKey {
+        &self.inner.local
     }
 
     pub(crate) fn limiter(&self) -> &limiter::FailureLimiter {

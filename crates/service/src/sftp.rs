@@ -19,15 +19,21 @@ const HOST_KEY: &str = "sftp-host-ed25519";
 
 impl Cells {
     /// The seed of the SFTP server's ed25519 host key: generated on first start, then
-    /// the same for every start and every process sharing the database.
+    /// the same for every start and every process sharing the database and the local
+    /// key file.
     ///
     /// # Errors
     /// On a store failure, or a stored seed of the wrong length.
     pub async fn sftp_host_key_seed(&self) -> Result<[u8; 32]> {
         let fresh: [u8; 32] = rand::rngs::OsRng.r#gen();
         let stored = self.store().server_key_or_insert(HOST_KEY, &fresh, cells_core::now()).await?;
-        <[u8; 32]>::try_from(stored.as_slice())
-            .map_err(|_| ServiceError::Internal(format!("the stored {HOST_KEY} is not 32 bytes")))
+        if stored.len() != 32 {
+            return Err(ServiceError::Internal(format!("the stored {HOST_KEY} is not 32 bytes")));
+        }
+        // As the signing key of logins: derived with the local key, so a copy of the
+        // database alone cannot impersonate the server; every node sharing the database
+        // and `secret.key` has the same host key.
+        Ok(self.local_key().derive(HOST_KEY.as_bytes(), &stored))
     }
 
     /// Appends to `upload` the bytes `[from, to)` of the file now at `path` (as far as it
