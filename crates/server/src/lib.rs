@@ -1,10 +1,11 @@
 //! The HTTP side of cells: the router, one module of handlers per resource, the `/io`
-//! content routes, the OAuth2 endpoint, and operations (`/healthz`, `/metrics`).
+//! content routes, WebDAV at `/dav` (`dav/`), the OAuth2 endpoint, and operations (`/healthz`, `/metrics`).
 //!
 //! Handlers are thin: they parse, call the access service ([`cells_service::Cells`]),
 //! and shape the answer. Every error leaves as an `ApiError` (`error.rs`): one JSON body.
 
 mod auth;
+mod dav;
 mod error;
 mod extract;
 mod observe;

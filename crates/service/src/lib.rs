@@ -9,12 +9,14 @@
 //! - [`access`]: what a principal may do where (the rules, in one place), with the
 //!   narrowing of token scopes.
 //! - [`tree`] and [`content`]: the namespace and file content, checked by `access`.
+//! - [`dav`]: WebDAV dead properties and locks, kept in the database.
 //! - [`users`] and [`workspaces`]: administration, behind an [`Admin`] capability.
 
 pub mod access;
 pub mod auth;
 mod caches;
 pub mod content;
+pub mod dav;
 mod error;
 mod limiter;
 pub mod passwords;

@@ -16,6 +16,7 @@
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
+//! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -26,6 +27,7 @@ mod admin_cli;
 mod bad_input;
 mod client;
 mod crash;
+mod dav;
 mod io;
 mod memory;
 mod oauth;
