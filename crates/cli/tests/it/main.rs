@@ -17,6 +17,7 @@
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
 //! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
+//! - `dav_scopes`: no WebDAV method escapes a token's scopes.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -28,6 +29,7 @@ mod bad_input;
 mod client;
 mod crash;
 mod dav;
+mod dav_scopes;
 mod io;
 mod memory;
 mod oauth;
