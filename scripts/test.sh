@@ -22,6 +22,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
+# --- WebDAV peers (issue 7): litmus and rclone, driven by crates/cli/tests/it/dav_peers.rs.
+dav_missing=()
+for tool in litmus rclone; do
+  command -v "$tool" >/dev/null 2>&1 || dav_missing+=("$tool")
+done
+if [ ${#dav_missing[@]} -gt 0 ]; then
+  echo "installing: ${dav_missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${dav_missing[@]}"
+fi
+# --- end of WebDAV peers
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked

@@ -242,15 +242,12 @@ impl Cells {
         let now = cells_core::now();
         let mut refreshed = Vec::new();
         for lock in self.dav_locks_at(principal, path).await? {
-            let workspace = lock.workspace;
-            if lock.user == principal.user
-                && tokens.contains(lock.token.as_str())
-                && covers(&lock, workspace, path.inner())
-            {
-                if let Some(lock) = self.store().refresh_dav_lock(&lock.token, now + lock_seconds(timeout), now).await?
-                {
-                    refreshed.push(lock);
-                }
+            let mine = lock.user == principal.user && tokens.contains(lock.token.as_str());
+            if !mine || !covers(&lock, lock.workspace, path.inner()) {
+                continue;
+            }
+            if let Some(lock) = self.store().refresh_dav_lock(&lock.token, now + lock_seconds(timeout), now).await? {
+                refreshed.push(lock);
             }
         }
         Ok(refreshed)

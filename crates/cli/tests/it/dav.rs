@@ -182,7 +182,7 @@ async fn every_method_works_with_awkward_names() {
         // The same node through REST: same content, same UUID in the listing.
         assert_eq!(rest.download(&file).await.expect(200).body, content);
         let listing = propfind(&alice, &folder, "1").await;
-        assert_eq!(listing.members(&format!("/dav{folder}/")), [name.clone()]);
+        assert_eq!(listing.members(&format!("/dav{folder}/")), std::slice::from_ref(name));
         let uuid = listing.prop(&format!("/dav{file}"), "{urn:cells:dav}uuid").unwrap();
         assert_eq!(uuid, rest.uuid(&file).await);
         assert_eq!(listing.prop(&format!("/dav{file}"), "{DAV:}getcontentlength"), Some(&*content.len().to_string()));

@@ -66,11 +66,14 @@ fn succeeded(reply: &Reply, what: &str) {
     assert!((200..300).contains(&reply.status), "{what}: status {} ({})", reply.status, reply.text());
 }
 
+/// A method, a path, headers and a body.
+type Case = (&'static str, String, Vec<(&'static str, String)>, &'static [u8]);
+
 #[tokio::test]
 async fn a_read_scope_refuses_every_write_method_that_a_write_scope_allows() {
     let f = Fixture::new().await;
     let q1 = format!("{REPORTS}/q1?.txt");
-    let cases: Vec<(&str, String, Vec<(&str, String)>, &[u8])> = vec![
+    let cases: Vec<Case> = vec![
         ("PUT", format!("{REPORTS}/new #2.txt"), vec![], b"new"),
         ("PUT", q1.clone(), vec![], b"changed"),
         ("MKCOL", format!("{REPORTS}/dir 100%"), vec![], b""),
@@ -173,7 +176,7 @@ async fn no_method_writes_outside_the_scope_or_on_its_passage() {
         }
         // A destination that climbs out with `..`, plain or encoded, is not a path.
         for climb in [
-            format!("/dav/common-files/reports%20%231/..%2Fother%20100%25/y"),
+            "/dav/common-files/reports%20%231/..%2Fother%20100%25/y".to_owned(),
             "/dav/common-files/reports%20%231/../other%20100%25/y".into(),
         ] {
             let reply = dav(scoped, "COPY", &q1, &[("Destination", &f.server.url(&climb))], b"").await;

@@ -17,6 +17,7 @@
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
 //! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
+//! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
 //! - `dav_scopes`: no WebDAV method escapes a token's scopes.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
@@ -29,6 +30,7 @@ mod bad_input;
 mod client;
 mod crash;
 mod dav;
+mod dav_peers;
 mod dav_scopes;
 mod io;
 mod memory;

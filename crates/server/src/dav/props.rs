@@ -58,13 +58,14 @@ pub async fn proppatch(
     out.push_str("<D:response><D:href>");
     xml::escape_into(&mut out, &href(&path, view.node.kind == NodeKind::Collection));
     out.push_str("</D:href>");
-    let groups: [(&str, Box<dyn Fn(&PropName) -> bool>); 3] = [
-        ("200 OK", Box::new(|_| !refused)),
-        ("403 Forbidden", Box::new(|n| refused && protected(n))),
-        ("424 Failed Dependency", Box::new(|n| refused && !protected(n))),
-    ];
-    for (status, member) in groups {
-        let names: Vec<&PropName> = patches.iter().map(name_of).filter(|n| member(n)).collect();
+    // Applied: all 200. Refused: 403 for the protected ones, 424 for the others.
+    let status_of = |name: &PropName| match (refused, protected(name)) {
+        (false, _) => "200 OK",
+        (true, true) => "403 Forbidden",
+        (true, false) => "424 Failed Dependency",
+    };
+    for status in ["200 OK", "403 Forbidden", "424 Failed Dependency"] {
+        let names: Vec<&PropName> = patches.iter().map(name_of).filter(|n| status_of(n) == status).collect();
         if names.is_empty() {
             continue;
         }
