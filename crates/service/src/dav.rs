@@ -280,3 +280,64 @@ impl Cells {
         Ok(self.store().delete_dav_locks_within(located.entered.workspace.id, path.inner()).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(path: &str, deep: bool, exclusive: bool, user: cells_core::UserId, workspace: WorkspaceId) -> LockRecord {
+        LockRecord {
+            token: format!("urn:uuid:{path}"),
+            workspace,
+            path: path.to_owned(),
+            user,
+            owner_xml: None,
+            deep,
+            exclusive,
+            expires_at: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn covering_and_clashing_locks() {
+        let (ws, other_ws, alice) = (WorkspaceId::random(), WorkspaceId::random(), cells_core::UserId::random());
+        let deep = lock("a", true, true, alice, ws);
+        let shallow = lock("a", false, false, alice, ws);
+        assert!(covers(&deep, ws, "a/b/c") && covers(&deep, ws, "a"));
+        assert!(!covers(&deep, ws, "ab") && !covers(&deep, other_ws, "a/b"), "prefix sibling, other workspace");
+        assert!(covers(&shallow, ws, "a") && !covers(&shallow, ws, "a/b"));
+        assert!(covers(&lock("", true, true, alice, ws), ws, "x/y"), "a deep lock on the root covers all");
+        // Shared locks stack; anything exclusive clashes with an overlap, either way down.
+        assert!(!clashes(&shallow, ws, "a", false, false));
+        assert!(clashes(&shallow, ws, "a", false, true));
+        assert!(clashes(&lock("a/b", false, false, alice, ws), ws, "a", true, true), "a lock below a deep one");
+        assert!(!clashes(&lock("a/b", false, true, alice, ws), ws, "a", false, true), "below a depth-0 one");
+        assert!(!clashes(&deep, ws, "ab", true, true));
+    }
+
+    #[test]
+    fn a_write_needs_the_token_of_every_lock_in_its_way() {
+        let (ws, alice, bob) = (WorkspaceId::random(), cells_core::UserId::random(), cells_core::UserId::random());
+        let locks =
+            [lock("d", true, true, alice, ws), lock("e/f", false, true, alice, ws), lock("g", false, false, alice, ws)];
+        let path = |p: &str| TreePath::from_trusted("w", p);
+        let none = HashSet::new();
+        let tokens: HashSet<&str> = locks.iter().map(|l| l.token.as_str()).collect();
+        assert_eq!(blocking(&locks, &path("d/x"), ws, WriteReach::Node, false, alice, &none).len(), 1);
+        assert!(blocking(&locks, &path("d/x"), ws, WriteReach::Node, false, alice, &tokens).is_empty());
+        assert_eq!(
+            blocking(&locks, &path("d/x"), ws, WriteReach::Node, false, bob, &tokens).len(),
+            1,
+            "bob's use of alice's token"
+        );
+        assert_eq!(
+            blocking(&locks, &path("e"), ws, WriteReach::Subtree, false, alice, &none).len(),
+            1,
+            "a lock inside"
+        );
+        assert!(blocking(&locks, &path("e"), ws, WriteReach::Node, false, alice, &none).is_empty());
+        assert_eq!(blocking(&locks, &path("g/new"), ws, WriteReach::Node, true, alice, &none).len(), 1, "membership");
+        assert!(blocking(&locks, &path("g/new"), ws, WriteReach::Node, false, alice, &none).is_empty());
+        assert!(blocking(&locks, &path("dd"), ws, WriteReach::Subtree, true, alice, &none).is_empty());
+    }
+}
