@@ -13,7 +13,7 @@ use cells_core::reach::is_within;
 use cells_core::{NodeId, NodeKind, TreePath, WorkspaceId};
 pub use cells_store::{DeadProperty, LockRecord, PropertyChange};
 
-use crate::{Cells, NodeView, Principal, Result};
+use crate::{Cells, NodeView, Principal, Result, ServiceError};
 
 /// The lock timeout when the client asks for none, and the longest granted (seconds).
 pub const DEFAULT_LOCK_SECONDS: i64 = 3600;
@@ -95,6 +95,30 @@ fn lock_seconds(asked: i64) -> i64 {
 }
 
 impl Cells {
+    /// Every child of a folder the caller may read, by name, in one store query: the
+    /// listing of a WebDAV `PROPFIND` at depth 1. A passage (an ancestor of a scoped
+    /// node) lists only the way down, through [`Cells::list`] and its filter.
+    ///
+    /// # Errors
+    /// 404 when not visible, 403 when not readable, 400 when it is a file.
+    pub async fn dav_children(&self, principal: &Principal, path: &TreePath) -> Result<Vec<NodeView>> {
+        let located = self.locate(principal, path).await?;
+        let node = located.existing()?.clone();
+        located.require_read()?;
+        if node.kind != NodeKind::Collection {
+            return Err(ServiceError::BadRequest(format!("{path} is a file, not a folder")));
+        }
+        if located.passage {
+            return Ok(self.list(principal, path, 0, crate::tree::MAX_PAGE).await?.1);
+        }
+        let slug = located.entered.slug();
+        let children = self.store().children_of(node.id).await?;
+        Ok(children
+            .into_iter()
+            .map(|child| NodeView { path: TreePath::from_trusted(slug, &child.path), node: child })
+            .collect())
+    }
+
     /// The dead properties of a node the caller may read.
     ///
     /// # Errors

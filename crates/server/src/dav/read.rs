@@ -56,7 +56,7 @@ pub async fn get(
     match crate::routes::io::serve_file(state, principal, &path, method, headers).await {
         // A folder: list it.
         Err(err) if err.status == StatusCode::CONFLICT => {
-            let children = list_all(state, principal, &path).await?;
+            let children = state.cells.dav_children(principal, &path).await?;
             Ok(index(Some(&path), children, method))
         }
         other => Ok(other?),
@@ -85,20 +85,6 @@ fn index(folder: Option<&TreePath>, children: Vec<NodeView>, method: &Method) ->
         response.headers_mut().insert(header::CONTENT_LENGTH, value);
     }
     response
-}
-
-/// Every child of a folder the caller may see, page after page.
-async fn list_all(state: &AppState, principal: &Principal, path: &TreePath) -> DavResult<Vec<NodeView>> {
-    let mut children = Vec::new();
-    loop {
-        let offset = i64::try_from(children.len()).unwrap_or(i64::MAX);
-        let (_, page, total) = state.cells.list(principal, path, offset, cells_service::tree::MAX_PAGE).await?;
-        let done = page.is_empty();
-        children.extend(page);
-        if done || i64::try_from(children.len()).unwrap_or(i64::MAX) >= total {
-            return Ok(children);
-        }
-    }
 }
 
 /// The live properties, in the order `allprop` writes them.
@@ -344,7 +330,8 @@ pub async fn propfind(
     };
     let view = state.cells.stat(principal, &path).await?;
     let folder = view.node.kind == NodeKind::Collection;
-    let children = if folder && depth == Depth::One { list_all(state, principal, &path).await? } else { Vec::new() };
+    let children =
+        if folder && depth == Depth::One { state.cells.dav_children(principal, &path).await? } else { Vec::new() };
     let mut dead: HashMap<NodeId, Vec<DeadProperty>> = HashMap::new();
     if wants_dead {
         let mut all = state.cells.dav_properties(principal, &path).await?;
