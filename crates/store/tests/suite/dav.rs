@@ -75,7 +75,7 @@ pub async fn locks_conflict_in_the_insert_expire_and_go_with_their_path(store: &
             .await
             .expect("refused")
     );
-    assert_eq!(store.dav_locks(ws, NOW).await.expect("locks"), [first.clone()]);
+    assert_eq!(store.dav_locks(ws, NOW).await.expect("locks"), std::slice::from_ref(&first));
     let refreshed = store.refresh_dav_lock("urn:uuid:1", NOW + 600, NOW).await.expect("refresh").expect("live");
     assert_eq!(refreshed.expires_at, NOW + 600);
     assert!(store.dav_locks(ws, NOW + 601).await.expect("later").is_empty(), "expired");
