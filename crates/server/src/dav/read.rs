@@ -22,7 +22,7 @@ use super::headers::{self, Depth};
 use super::xml::{self, CELLS_NS, DAV_NS, PropFind, PropName};
 use super::{DavError, DavResult, Target, href, locks};
 use crate::AppState;
-use crate::range::{quoted, system_time};
+use crate::range::system_time;
 
 /// `OPTIONS`: the compliance classes and the methods, with the header Microsoft clients
 /// look for before they agree to write.
@@ -183,12 +183,13 @@ fn write_live(out: &mut String, live: Live, entry: &Entry<'_>, context: &Context
         }
         (Live::ContentType, Some(_)) => out.push_str("<D:getcontenttype>application/octet-stream</D:getcontenttype>"),
         (Live::ETag, Some(node)) => {
-            out.push_str("<D:getetag>");
-            xml::escape_into(out, &quoted(&node.etag));
-            out.push_str("</D:getetag>");
+            // The tag is a UUID's hex digits: nothing to escape but the quotes around it.
+            out.push_str("<D:getetag>&quot;");
+            xml::escape_into(out, &node.etag);
+            out.push_str("&quot;</D:getetag>");
         }
         (Live::LastModified, Some(node)) => {
-            let date = httpdate::fmt_http_date(system_time(node.mtime));
+            let date = httpdate::HttpDate::from(system_time(node.mtime));
             let _ = write!(out, "<D:getlastmodified>{date}</D:getlastmodified>");
         }
         (Live::LockDiscovery, Some(node)) => {
