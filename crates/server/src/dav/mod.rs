@@ -16,6 +16,11 @@
 //!
 //! Every rule about who may do what stays in [`cells_service`]; this module speaks the
 //! protocol.
+//!
+//! Revocation of a stream in flight: GET and PUT here *are* the `/io` read and upload
+//! paths (`routes::io::serve_file`, `routes::io::receive_file`), so the per-chunk
+//! `Cells::check_current` that main adds to them applies to WebDAV with no change here.
+//! Every other method is one short exchange, authenticated when it starts.
 
 mod error;
 mod headers;
