@@ -192,6 +192,11 @@ async fn every_method_works_with_awkward_names() {
     let mut expected = names.to_vec();
     expected.sort();
     assert_eq!(top.members("/dav/personal-files/"), expected);
+    // A browser gets a folder as a page of links.
+    let page = dav(&alice, "GET", "/personal-files", &[], b"").await.expect(200);
+    assert!(page.header("Content-Type").unwrap().starts_with("text/html"));
+    assert!(page.text().contains("href=\"/dav/personal-files/100%25/\""), "{}", page.text());
+    assert!(page.text().contains("#hash/</a>"), "{}", page.text());
     for name in &names {
         let folder = format!("/personal-files/{name}");
         dav(&alice, "DELETE", &folder, &[], b"").await.expect(204);
