@@ -196,3 +196,19 @@ async fn no_method_writes_outside_the_scope_or_on_its_passage() {
     dav(&f.write, "MOVE", &format!("{REPORTS}/sub ü/q1 copy.txt"), &[("Destination", &renamed)], b"").await.expect(201);
     assert_eq!(f.names(&format!("{REPORTS}/sub ü")).await, ["deep.txt", "q1 moved #3.txt"]);
 }
+
+#[tokio::test]
+async fn a_refused_move_over_an_existing_file_leaves_that_file() {
+    let f = Fixture::new().await;
+    let (reports, other) = (f.admin.uuid(REPORTS).await, f.admin.uuid(OTHER).await);
+    let scopes = ["-a", "1h", "-s", &format!("node:{reports}:r"), "-s", &format!("node:{other}:rw")];
+    let mixed = f.server.basic("alice", &f.server.pat("alice", &scopes));
+    let onto = f.to(&format!("{OTHER}/x.txt"));
+    let reply = dav(&mixed, "MOVE", &format!("{REPORTS}/q1?.txt"), &[("Destination", &onto)], b"").await;
+    assert_eq!(reply.status, 403, "{}", reply.text());
+    assert_eq!(f.admin.download(&format!("{OTHER}/x.txt")).await.expect(200).text(), "x");
+    assert_eq!(f.admin.download(&format!("{REPORTS}/q1?.txt")).await.expect(200).text(), "q1");
+    // The control: a COPY needs only read at the source, and replaces the file.
+    dav(&mixed, "COPY", &format!("{REPORTS}/q1?.txt"), &[("Destination", &onto)], b"").await.expect(204);
+    assert_eq!(f.admin.download(&format!("{OTHER}/x.txt")).await.expect(200).text(), "q1");
+}

@@ -138,6 +138,11 @@ pub async fn copy_or_move(
                 ServiceError::Forbidden("the destination holds the source, or the other way round".into()).into()
             );
         }
+        // Before the destination goes, make sure the source may go too (the service
+        // checks again when it moves): a refused MOVE must not cost the destination.
+        if is_move {
+            state.cells.locate(principal, &from).await?.require_write()?;
+        }
         state.cells.delete(principal, &to).await?;
         state.cells.dav_forget_locks(principal, &to).await?;
     }
