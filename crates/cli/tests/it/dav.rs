@@ -296,6 +296,20 @@ async fn dead_properties_and_locks_live_in_the_database() {
     dav(&alice, "UNLOCK", "/personal-files/doc #1.txt", &[("Lock-Token", &unlock)], b"").await.expect(204);
     dav(&alice, "PUT", "/personal-files/doc #1.txt", &[], b"v3").await.expect(204);
     assert_eq!(dav(&alice, "GET", "/personal-files/doc #1.txt", &[], b"").await.expect(200).text(), "v3");
+
+    // A depth-0 lock on a folder guards its membership, not its members' content.
+    dav(&alice, "MKCOL", "/personal-files/box 100%", &[], b"").await.expect(201);
+    dav(&alice, "PUT", "/personal-files/box 100%/in", &[], b"1").await.expect(201);
+    let locked = dav(&alice, "LOCK", "/personal-files/box 100%", &[("Depth", "0")], lockinfo.as_bytes()).await;
+    let token = locked.expect(200).header("Lock-Token").unwrap();
+    dav(&alice, "PUT", "/personal-files/box 100%/new", &[], b"2").await.expect(423);
+    dav(&alice, "DELETE", "/personal-files/box 100%/in", &[], b"").await.expect(423);
+    dav(&alice, "PUT", "/personal-files/box 100%/in", &[], b"3").await.expect(204);
+    // The token of the folder's lock, tagged with the folder (untagged, it would have to
+    // match the new file, which no lock covers: 412).
+    dav(&alice, "PUT", "/personal-files/box 100%/new", &[("If", &format!("({token})"))], b"2").await.expect(412);
+    let tagged = format!("<{}> ({token})", server.url("/dav/personal-files/box%20100%25"));
+    dav(&alice, "PUT", "/personal-files/box 100%/new", &[("If", &tagged)], b"2").await.expect(201);
 }
 
 #[tokio::test]

@@ -31,7 +31,9 @@ pub async fn put(
         ));
     }
     let submitted = locks::precondition(state, principal, &path, headers).await?;
-    locks::require_unlocked(state, principal, &path, WriteReach::Node, false, &submitted).await?;
+    // A new file changes the membership of its folder (a depth-0 lock there counts).
+    let new = matches!(state.cells.stat(principal, &path).await, Err(ServiceError::NotFound(_)));
+    locks::require_unlocked(state, principal, &path, WriteReach::Node, new, &submitted).await?;
     let (view, created) = crate::routes::io::receive_file(state, principal, &path, headers, body).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::NO_CONTENT };
     let mut response = status.into_response();
