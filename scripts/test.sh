@@ -33,6 +33,17 @@ if [ ${#dav_missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${dav_missing[@]}"
 fi
 # --- end of WebDAV peers
+# --- web console browser tests (crates/cli/tests/it/console.rs) ---
+# Debian's Chromium, driven by playwright-core from npm (which downloads no browser).
+if [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "installing: chromium nodejs npm (browser tests)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm
+fi
+if [ ! -d crates/cli/tests/browser/node_modules/playwright-core ]; then
+  (cd crates/cli/tests/browser && npm ci --no-audit --no-fund)
+fi
+# --- end of web console block ---
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked

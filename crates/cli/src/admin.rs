@@ -33,6 +33,22 @@ enum AdminCommand {
     /// List and revoke personal access tokens (create them with `user token`).
     #[command(subcommand)]
     Token(crate::tokens::TokenCommand),
+    /// File content in the blob store.
+    #[command(subcommand)]
+    Blobs(BlobsCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BlobsCommand {
+    /// Remove blobs that no file refers to (after deletes and replaced files, or left by
+    /// interrupted uploads). The server does this by itself every ten minutes; safe while
+    /// it runs.
+    Collect {
+        /// Only blobs unreferenced for at least this many seconds (so that an upload in
+        /// flight is never collected).
+        #[arg(long, default_value_t = cells_service::BLOB_GRACE.as_secs())]
+        grace_secs: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -146,6 +162,7 @@ pub fn report(err: &ServiceError) -> ExitCode {
         ServiceError::Unauthenticated
         | ServiceError::InvalidGrant
         | ServiceError::Throttled { .. }
+        | ServiceError::Busy { .. }
         | ServiceError::InsufficientStorage
         | ServiceError::PreconditionFailed
         | ServiceError::Internal(_) => ExitCode::FAILURE,
@@ -160,6 +177,13 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::User(command) => user(&cells, admin, command).await?,
         AdminCommand::Workspace(command) => workspace(&cells, admin, command).await,
         AdminCommand::Token(command) => crate::tokens::run(&cells, admin, command).await,
+        AdminCommand::Blobs(BlobsCommand::Collect { grace_secs }) => {
+            let grace = std::time::Duration::from_secs(grace_secs);
+            cells.collect_blobs_now(admin, grace).await.map(|done| {
+                println!("Removed {} unreferenced blobs and {} orphans", done.dropped, done.orphans);
+                ExitCode::SUCCESS
+            })
+        }
     };
     cells.close().await;
     Ok(result.unwrap_or_else(|err| report(&err)))

@@ -38,6 +38,17 @@ pub struct ServerArgs {
     /// SFTP address.
     #[arg(long, env = "CELLS_SFTP_BIND")]
     pub sftp_bind: Option<String>,
+    /// Reverse proxies whose X-Forwarded-For is believed, comma-separated addresses or
+    /// blocks (`127.0.0.1,10.0.0.0/8`). None by default.
+    #[arg(long, env = "CELLS_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+    /// How long a client may take to send a request's head (default 30s).
+    #[arg(long, env = "CELLS_HTTP_HEADER_TIMEOUT")]
+    pub http_header_timeout: Option<String>,
+    /// How long a connection may stay with nothing moving either way before it is
+    /// closed: idle keep-alive, a stalled upload or download (default 2m).
+    #[arg(long, env = "CELLS_HTTP_IDLE_TIMEOUT")]
+    pub http_idle_timeout: Option<String>,
 }
 
 /// The TOML file: the same settings, in snake case.
@@ -49,6 +60,9 @@ struct FileConfig {
     sftp_bind: Option<String>,
     database_url: Option<String>,
     storage_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    http_header_timeout: Option<String>,
+    http_idle_timeout: Option<String>,
 }
 
 /// The resolved settings.
@@ -59,6 +73,17 @@ pub struct Settings {
     pub sftp_bind: String,
     pub database_url: String,
     pub blob_dir: PathBuf,
+    pub http: cells_server::Options,
+}
+
+/// A duration setting (`30s`, `2m`), with its name for the error.
+fn duration(name: &str, text: Option<String>, default: std::time::Duration) -> anyhow::Result<std::time::Duration> {
+    match text {
+        None => Ok(default),
+        Some(text) => cells_core::duration::parse_duration(&text)
+            .map(|secs| std::time::Duration::from_secs(secs.get()))
+            .map_err(|e| anyhow::anyhow!("invalid {name} {text:?}: {e}")),
+    }
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -101,7 +126,29 @@ impl Settings {
             Some(url) => blob_dir(&url)?,
             None => data.join("blobs"),
         };
+        let proxies: Vec<String> = match server.trusted_proxies.clone() {
+            Some(list) => list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
+            None => file.trusted_proxies.unwrap_or_default(),
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| p.parse::<cells_server::Cidr>().map_err(|e| anyhow::anyhow!("invalid trusted proxy: {e}")))
+            .collect::<anyhow::Result<_>>()?;
+        let defaults = cells_server::Limits::default();
+        let limits = cells_server::Limits {
+            header_timeout: duration(
+                "HTTP header timeout",
+                server.http_header_timeout.clone().or(file.http_header_timeout),
+                defaults.header_timeout,
+            )?,
+            idle_timeout: duration(
+                "HTTP idle timeout",
+                server.http_idle_timeout.clone().or(file.http_idle_timeout),
+                defaults.idle_timeout,
+            )?,
+        };
         Ok(Self {
+            http: cells_server::Options { limits, trusted_proxies },
             bind: server.bind.clone().or(file.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned()),
             sftp_bind: server.sftp_bind.clone().or(file.sftp_bind).unwrap_or_else(|| DEFAULT_SFTP_BIND.to_owned()),
             data,
@@ -110,15 +157,22 @@ impl Settings {
         })
     }
 
-    /// Creates the data folder, then opens the service.
+    /// Creates the data folder (readable by this user only), then opens the service.
     ///
     /// # Errors
     /// When the folder cannot be created or the store opened.
     pub async fn open(&self) -> anyhow::Result<cells_service::Cells> {
-        std::fs::create_dir_all(&self.data)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.data)
             .with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
-        let config =
-            cells_service::StoreConfig { database_url: self.database_url.clone(), blob_dir: self.blob_dir.clone() };
+        let config = cells_service::StoreConfig {
+            database_url: self.database_url.clone(),
+            blob_dir: self.blob_dir.clone(),
+            key_file: self.data.join("secret.key"),
+        };
         cells_service::Cells::open(&config).await.map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
     }
 }
@@ -139,7 +193,7 @@ mod tests {
         assert_eq!(settings.sftp_bind, DEFAULT_SFTP_BIND);
         assert_eq!(settings.blob_dir, PathBuf::from("/from-file/blobs"));
         let store = StoreArgs { data: Some("/flag".into()), ..store };
-        let server = ServerArgs { bind: Some("127.0.0.1:10".into()), sftp_bind: None };
+        let server = ServerArgs { bind: Some("127.0.0.1:10".into()), ..ServerArgs::default() };
         let settings = Settings::resolve(&store, &server).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(settings.data, PathBuf::from("/flag"));
         assert_eq!(settings.bind, "127.0.0.1:10");

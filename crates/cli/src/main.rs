@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod logging;
 mod start;
 mod tokens;
 

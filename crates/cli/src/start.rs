@@ -5,7 +5,6 @@
 use anyhow::Context;
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
-use tracing_subscriber::EnvFilter;
 
 use crate::config::{ServerArgs, Settings, StoreArgs};
 
@@ -18,17 +17,6 @@ pub struct StartArgs {
     store: StoreArgs,
     #[command(flatten)]
     server: ServerArgs,
-}
-
-fn init_logging() {
-    let filter = EnvFilter::try_from_env("CELLS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(ansi)
-        .init();
 }
 
 async fn shutdown_signal() {
@@ -55,7 +43,7 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(args: StartArgs) -> anyhow::Result<()> {
-    init_logging();
+    crate::logging::init();
     let settings = Settings::resolve(&args.store, &args.server)?;
     let cells = settings.open().await?;
     let password = std::env::var("CELLS_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()).map(SecretString::from);
@@ -89,7 +77,7 @@ pub async fn run(args: StartArgs) -> anyhow::Result<()> {
         }
     };
     let served = tokio::select! {
-        served = cells_server::serve(listener, cells.clone(), shutdown) => served,
+        served = cells_server::serve(listener, cells.clone(), settings.http.clone(), shutdown) => served,
         () = async {
             signalled.notified().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

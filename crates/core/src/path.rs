@@ -2,7 +2,10 @@
 //!
 //! A [`TreePath`] is validated once, where it enters (a URL, a JSON body, an SFTP
 //! request), and is then trusted everywhere: no `.` or `..`, no empty segment, no NUL or
-//! control character, names of at most 255 bytes and paths of at most 4096 bytes.
+//! control character, no bidirectional-text control (which can make `exe.txt` display as
+//! `txt.exe`), names of at most 255 bytes and paths of at most 4096 bytes. Names are kept
+//! in Unicode NFC: `é` sent decomposed (as macOS does) and composed is one name, so two
+//! names that look the same cannot share a folder.
 
 use std::fmt;
 
@@ -41,7 +44,7 @@ pub enum PathError {
     EmptySegment,
     #[error("the path has a '.' or '..' segment")]
     DotSegment,
-    #[error("the path has a NUL or control character")]
+    #[error("the path has a NUL, control or bidirectional-text control character")]
     ControlCharacter,
     #[error("a name in the path is longer than {max} bytes", max = TreePath::MAX_NAME)]
     NameTooLong,
@@ -74,16 +77,31 @@ impl TreePath {
         Self::parse_relative(rest)
     }
 
+    /// Parses a path given in a JSON body: `/{workspace}/{path}`, or without the leading
+    /// slash (`personal-files/a.txt`, as scripts written for Pydio Cells send it).
+    ///
+    /// # Errors
+    /// When the text is not a valid path (see [`PathError`]).
+    pub fn parse_given(text: &str) -> Result<Self, PathError> {
+        Self::parse_relative(text.strip_prefix('/').unwrap_or(text))
+    }
+
     /// Parses `{workspace}/{path}` as found after a route prefix such as `/io/`.
-    /// One trailing `/` is allowed; the text must name at least a workspace.
+    /// One trailing `/` is allowed; the text must name at least a workspace. The result
+    /// is in NFC.
     ///
     /// # Errors
     /// When the text is not a valid path (see [`PathError`]).
     pub fn parse_relative(text: &str) -> Result<Self, PathError> {
+        Self::parse_normalized(&nfc(text))
+    }
+
+    fn parse_normalized(text: &str) -> Result<Self, PathError> {
+        // The one trailing slash allowed does not count towards the limit.
+        let text = text.strip_suffix('/').unwrap_or(text);
         if text.len() > Self::MAX_PATH {
             return Err(PathError::PathTooLong);
         }
-        let text = text.strip_suffix('/').unwrap_or(text);
         if text.is_empty() {
             return Err(PathError::Empty);
         }
@@ -99,8 +117,12 @@ impl TreePath {
     /// # Errors
     /// When the slug is not a valid name.
     pub fn workspace_root(workspace: &str) -> Result<Self, PathError> {
-        check_name(workspace)?;
-        Ok(Self { workspace: workspace.to_owned(), inner: String::new() })
+        if workspace.contains('/') {
+            return Err(PathError::SlashInName);
+        }
+        let workspace = nfc(workspace);
+        check_name(&workspace)?;
+        Ok(Self { workspace: workspace.into_owned(), inner: String::new() })
     }
 
     /// Builds a path from a workspace and an inner path already known to be valid
@@ -150,9 +172,11 @@ impl TreePath {
         if name.contains('/') {
             return Err(PathError::SlashInName);
         }
-        check_name(name)?;
-        let inner = if self.inner.is_empty() { name.to_owned() } else { format!("{}/{name}", self.inner) };
-        if self.workspace.len() + inner.len() + 2 > Self::MAX_PATH {
+        let name = nfc(name);
+        check_name(&name)?;
+        let inner = if self.inner.is_empty() { name.into_owned() } else { format!("{}/{name}", self.inner) };
+        // Measured as `parse_relative` measures: `{workspace}/{path}`.
+        if self.workspace.len() + 1 + inner.len() > Self::MAX_PATH {
             return Err(PathError::PathTooLong);
         }
         Ok(Self { workspace: self.workspace.clone(), inner })
@@ -162,6 +186,16 @@ impl TreePath {
     #[must_use]
     pub fn is_within(&self, other: &Self) -> bool {
         self.workspace == other.workspace && crate::reach::is_within(&self.inner, &other.inner)
+    }
+}
+
+/// `text` in Unicode NFC; borrowed when it already is (the usual case, checked fast).
+#[must_use]
+pub fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    match is_nfc_quick(text.chars()) {
+        IsNormalized::Yes => std::borrow::Cow::Borrowed(text),
+        _ => std::borrow::Cow::Owned(text.nfc().collect()),
     }
 }
 
@@ -175,10 +209,17 @@ fn check_name(name: &str) -> Result<(), PathError> {
     if name.len() > TreePath::MAX_NAME {
         return Err(PathError::NameTooLong);
     }
-    if name.chars().any(char::is_control) {
+    if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(PathError::ControlCharacter);
     }
     Ok(())
+}
+
+/// The characters that reorder displayed text (embeddings, overrides, isolates and
+/// marks): refused in names and labels, where they can disguise what a file is.
+#[must_use]
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 impl fmt::Display for TreePath {
@@ -199,6 +240,41 @@ impl fmt::Debug for TreePath {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_are_kept_in_nfc_so_lookalikes_are_one_name() {
+        let composed = TreePath::parse_absolute("/common-files/caf\u{e9}").unwrap_or_else(|e| panic!("{e}"));
+        let decomposed = TreePath::parse_absolute("/common-files/cafe\u{301}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(composed, decomposed);
+        assert_eq!(decomposed.inner(), "caf\u{e9}");
+        let root = TreePath::workspace_root("common-files").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(root.join("cafe\u{301}").unwrap_or_else(|e| panic!("{e}")), composed);
+    }
+
+    #[test]
+    fn bidi_controls_are_refused_in_names() {
+        for bad in ["a\u{202E}txt.exe", "\u{2066}x", "x\u{200F}", "\u{061C}"] {
+            assert_eq!(
+                TreePath::parse_absolute(&format!("/common-files/{bad}")),
+                Err(PathError::ControlCharacter),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            TreePath::parse_absolute("/common-files/\u{5d0}\u{5d1} hebrew").is_ok(),
+            "right-to-left text itself is fine"
+        );
+    }
+
+    #[test]
+    fn json_paths_may_leave_out_the_leading_slash() {
+        let with = TreePath::parse_given("/personal-files/a.txt").unwrap_or_else(|e| panic!("{e}"));
+        let without = TreePath::parse_given("personal-files/a.txt").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(with, without);
+        assert_eq!(without.to_string(), "/personal-files/a.txt");
+        assert_eq!(TreePath::parse_given(""), Err(PathError::Empty));
+        assert_eq!(TreePath::parse_given("//x"), Err(PathError::EmptySegment));
+    }
+
     use super::*;
 
     #[test]

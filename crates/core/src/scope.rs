@@ -42,7 +42,13 @@ pub enum ScopeError {
     BadNode { scope: String, node: String },
     #[error("scope {scope:?}: permission {permission:?} is not one of r, w or rw")]
     BadPermission { scope: String, permission: String },
+    #[error("a token has at most {max} scopes", max = MAX_SCOPES)]
+    TooMany,
 }
+
+/// The most scopes one token may have: enough for any real use, and a bound on what a
+/// request may ask the server to check (on every request the token makes).
+pub const MAX_SCOPES: usize = 64;
 
 impl FromStr for Scope {
     type Err = ScopeError;
@@ -99,12 +105,17 @@ impl<'de> Deserialize<'de> for Scope {
 /// # Errors
 ///
 /// The first item that is not a scope, an empty item (`a,,b`, a trailing comma, `-s ""`)
-/// included.
+/// included; [`ScopeError::TooMany`] past [`MAX_SCOPES`] distinct scopes (checked as
+/// they come, so a huge list costs no more than its first `MAX_SCOPES + 1` items).
 pub fn parse_scope_list<S: AsRef<str>>(values: &[S]) -> Result<Vec<Scope>, ScopeError> {
     let mut scopes: Vec<Scope> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for item in values.iter().flat_map(|value| value.as_ref().split(',')) {
         let scope = item.trim().parse::<Scope>()?;
-        if !scopes.contains(&scope) {
+        if seen.insert(scope) {
+            if scopes.len() == MAX_SCOPES {
+                return Err(ScopeError::TooMany);
+            }
             scopes.push(scope);
         }
     }
@@ -113,6 +124,17 @@ pub fn parse_scope_list<S: AsRef<str>>(values: &[S]) -> Result<Vec<Scope>, Scope
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_list_holds_at_most_max_scopes_distinct_scopes() {
+        let many: Vec<String> =
+            (0..=MAX_SCOPES).map(|n| format!("node:{}:r", uuid::Uuid::from_u128(n as u128 + 1))).collect();
+        assert_eq!(parse_scope_list(&many[..MAX_SCOPES]).map(|s| s.len()), Ok(MAX_SCOPES));
+        assert_eq!(parse_scope_list(&many), Err(ScopeError::TooMany));
+        // Repeats do not count.
+        let repeated = vec![many[0].clone(); 10 * MAX_SCOPES];
+        assert_eq!(parse_scope_list(&repeated).map(|s| s.len()), Ok(1));
+    }
+
     use super::*;
 
     const A: &str = "6f1c6a55-2f5e-4d2a-9a8e-0c9b8f7e6d5c";

@@ -95,6 +95,31 @@ pub fn looks_like_pat(text: &str) -> bool {
     text.starts_with(PREFIX)
 }
 
+/// `text` with anything that may be a personal access token masked: every `cpat_`
+/// (in any letter case) and the run of letters and digits after it become `cpat_***`.
+/// For text that goes to a log and came from outside (a login, a header): a token typed
+/// into the wrong field is still never written down. Allocates only when it masks.
+#[must_use]
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    let lower_has_prefix =
+        |t: &str| t.as_bytes().windows(PREFIX.len()).any(|w| w.eq_ignore_ascii_case(PREFIX.as_bytes()));
+    if !lower_has_prefix(text) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.as_bytes().windows(PREFIX.len()).position(|w| w.eq_ignore_ascii_case(PREFIX.as_bytes())) {
+        out.push_str(&rest[..at]);
+        out.push_str(PREFIX);
+        out.push_str("***");
+        let after = &rest[at + PREFIX.len()..];
+        let secret_len = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        rest = &after[secret_len..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 /// Why a string is not a well-formed personal access token.
 ///
 /// No variant carries the text, so that an error can be logged as it is.
@@ -255,6 +280,19 @@ fn checksum_of(random: &[u8]) -> [u8; CHECKSUM_LEN] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redact_masks_every_token_like_run_and_nothing_else() {
+        let token = generate();
+        let text = token.expose();
+        assert_eq!(redact("alice"), "alice");
+        assert!(matches!(redact("alice"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(redact(text), "cpat_***");
+        assert_eq!(redact(&format!("{text}:")), "cpat_***:");
+        assert_eq!(redact(&format!("a {text} b CPAT_xyz c")), "a cpat_*** b cpat_*** c");
+        assert_eq!(redact("cpat_"), "cpat_***");
+        assert!(!redact(&format!("x{text}y")).contains(&text[5..]));
+    }
+
     use super::*;
 
     fn must_parse(text: &str) -> PatSecret {

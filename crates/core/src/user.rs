@@ -47,6 +47,8 @@ pub enum LoginError {
     TooLong,
     #[error("a login may only hold letters, digits, '.', '_', '-' and '@', and starts with a letter or digit")]
     BadCharacter,
+    #[error("a login cannot start with the prefix of personal access tokens ({prefix})", prefix = crate::token::PREFIX)]
+    TokenPrefix,
 }
 
 /// A user's login: 1 to 64 ASCII letters, digits, `.`, `_`, `-`, `@`, starting with a
@@ -72,6 +74,10 @@ impl Login {
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@');
         if !text.chars().all(allowed) || !text.starts_with(|c: char| c.is_ascii_alphanumeric()) {
             return Err(LoginError::BadCharacter);
+        }
+        // A login that looks like a token would be logged as one, and redacted.
+        if text.to_ascii_lowercase().starts_with(crate::token::PREFIX) {
+            return Err(LoginError::TokenPrefix);
         }
         Ok(Self(text.to_owned()))
     }
@@ -108,6 +114,10 @@ mod tests {
         for bad in ["al ice", "a:b", ".alice", "-x", "é", "a/b", "a\0"] {
             assert_eq!(Login::parse(bad), Err(LoginError::BadCharacter), "{bad:?}");
         }
+        for bad in ["cpat_", "cpat_alice", "CPAT_x"] {
+            assert_eq!(Login::parse(bad), Err(LoginError::TokenPrefix), "{bad:?}");
+        }
+        assert!(Login::parse("cpa_t").is_ok());
     }
 
     #[test]

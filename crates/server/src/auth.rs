@@ -13,9 +13,6 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
 use cells_service::auth::Credential;
 use cells_service::{Principal, Usage, Via};
 use secrecy::SecretString;
@@ -75,7 +72,7 @@ impl FromRequestParts<AppState> for Authenticated {
             Credentials::Basic { login, password } => Credential::Basic { login, password },
         };
         let via = if parts.uri.path().starts_with("/io/") { Via::Io } else { Via::Rest };
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        let ip = crate::client::client_ip(parts, &state.trusted_proxies);
         let principal = state.cells.authenticate(credential, Usage { via, ip }).await?;
         tracing::Span::current().record("user", principal.login.as_str());
         Ok(Self(principal))

@@ -67,6 +67,12 @@ impl From<ServiceError> for ApiError {
                 format!("too many failed attempts: try again in {retry_after} s"),
             )
             .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)),
+            ServiceError::Busy { retry_after } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                format!("the server is busy checking passwords: try again in {retry_after} s"),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)),
             ServiceError::PreconditionFailed => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 "PreconditionFailed",

@@ -1,13 +1,17 @@
 //! The HTTP side of cells: the router, one module of handlers per resource, the `/io`
-//! content routes, WebDAV at `/dav` (`dav/`), the OAuth2 endpoint, and operations (`/healthz`, `/metrics`).
+//! content routes, WebDAV at `/dav` (`dav/`), the OAuth2 endpoint, operations (`/healthz`,
+//! `/metrics`), and the web console's embedded assets (`console.rs`, served at `/`).
 //!
 //! Handlers are thin: they parse, call the access service ([`cells_service::Cells`]),
 //! and shape the answer. Every error leaves as an `ApiError` (`error.rs`): one JSON body.
 
 mod auth;
+mod client;
+mod console;
 mod dav;
 mod error;
 mod extract;
+mod listen;
 mod observe;
 mod range;
 mod routes;
@@ -19,6 +23,8 @@ use std::sync::Arc;
 use cells_service::Cells;
 use tokio::net::TcpListener;
 
+pub use client::Cidr;
+pub use listen::Limits;
 pub use observe::Metrics;
 
 /// What every handler gets.
@@ -27,6 +33,15 @@ pub struct AppState {
     pub cells: Cells,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (none by default).
+    pub trusted_proxies: Arc<[Cidr]>,
+}
+
+/// How the HTTP side is set up beyond its listener.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub limits: Limits,
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 /// When the database last answered a health check (milliseconds on a monotonic clock).
@@ -62,16 +77,14 @@ impl Health {
 pub async fn serve(
     listener: TcpListener,
     cells: Cells,
+    options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState { cells, metrics: Arc::new(Metrics::default()), health: Arc::new(Health::default()) };
-    let app = routes::router(state);
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::warn!(error = %err, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    let state = AppState {
+        cells,
+        metrics: Arc::new(Metrics::default()),
+        health: Arc::new(Health::default()),
+        trusted_proxies: options.trusted_proxies.into(),
+    };
+    listen::serve(listener, routes::router(state), options.limits, shutdown).await
 }

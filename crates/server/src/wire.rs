@@ -70,6 +70,14 @@ pub fn path_after(uri: &axum::http::Uri, prefix: &str) -> Result<TreePath, ApiEr
     TreePath::parse_relative(&decoded).map_err(|e| ApiError::bad_request(format!("invalid path: {e}")))
 }
 
+/// The header of every answer that carries a new secret (a token, a generated password):
+/// no cache, proxy or browser history may keep it.
+pub type NoStore = [(axum::http::HeaderName, axum::http::HeaderValue); 1];
+
+pub const fn no_store() -> NoStore {
+    [(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"))]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

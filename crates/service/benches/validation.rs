@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
     let config = StoreConfig {
         database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
         blob_dir: dir.path().join("blobs"),
+        key_file: dir.path().join("secret.key"),
     };
     let (cells, pat, access) = runtime.block_on(async {
         let cells = Cells::open(&config).await.expect("open");

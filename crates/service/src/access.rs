@@ -64,6 +64,24 @@ impl Located {
         }
     }
 
+    /// Content may be read here: readable, and not a passage (a passage shows only the
+    /// way down to a token's scopes; its content, as a whole, is not the caller's to
+    /// read: not by a copy, a move, a document token or anything else that takes it
+    /// whole).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] when the caller may not read here, or only pass.
+    pub fn require_content(&self) -> Result<()> {
+        self.require_read()?;
+        if self.passage {
+            return Err(ServiceError::Forbidden(format!(
+                "{} is only a way down to what your token may reach: its content cannot be taken as a whole",
+                self.path
+            )));
+        }
+        Ok(())
+    }
+
     /// # Errors
     /// [`ServiceError::Forbidden`] when the caller may not write here.
     pub fn require_write(&self) -> Result<()> {

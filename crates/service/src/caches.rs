@@ -28,18 +28,57 @@ pub const PASSWORD_TTL: Duration = Duration::from_secs(60);
 /// Every clear starts a new generation, and an entry loaded from the database is kept
 /// only if no clear happened since the load began: a revocation that lands while a
 /// request is reading the old record cannot be undone by that request's insert.
+///
+/// Each cache is bounded by memory: every entry is weighed (its key and value, with
+/// what they point to, such as an attacker-chosen 4 KiB path), and a cache that would
+/// grow past its budget starts over empty. Entries are cheap to load again; memory
+/// that grows with what clients ask for is not.
 pub(crate) struct Cache<K, V> {
     inner: RwLock<Generation<K, V>>,
+    weigh: fn(&K, &V) -> usize,
+    budget: usize,
 }
 
 struct Generation<K, V> {
     map: HashMap<K, V>,
     number: u64,
+    bytes: usize,
 }
+
+/// What an entry of fixed size costs, with the map's own overhead.
+fn fixed<K, V>(_: &K, _: &V) -> usize {
+    std::mem::size_of::<K>() + std::mem::size_of::<V>() + 32
+}
+
+fn weigh_node(key: &(WorkspaceId, String), node: &Option<NodeRecord>) -> usize {
+    let record = node.as_ref().map_or(0, |n| n.path.len() + n.name.len() + n.etag.len() + 160);
+    key.1.len() + record + 96
+}
+
+fn weigh_scope_node(_: &NodeId, place: &Option<(WorkspaceId, String)>) -> usize {
+    place.as_ref().map_or(0, |p| p.1.len()) + 96
+}
+
+fn weigh_user(_: &UserId, user: &Option<Arc<UserRecord>>) -> usize {
+    user.as_ref().map_or(0, |u| u.display_name.len() + u.password_hash.len() + 200) + 64
+}
+
+fn weigh_workspace<K>(_: &K, workspace: &Option<WorkspaceRecord>) -> usize {
+    workspace.as_ref().map_or(0, |w| w.slug.len() + w.label.len() + 160) + 96
+}
+
+/// Budgets, in bytes: generous for what a busy server holds, and a hard bound on what
+/// any client can make it hold.
+const NODE_BUDGET: usize = 32 << 20;
+const SMALL_BUDGET: usize = 8 << 20;
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     fn new() -> Self {
-        Self { inner: RwLock::new(Generation { map: HashMap::new(), number: 0 }) }
+        Self::weighed(fixed::<K, V>, SMALL_BUDGET)
+    }
+
+    fn weighed(weigh: fn(&K, &V) -> usize, budget: usize) -> Self {
+        Self { inner: RwLock::new(Generation { map: HashMap::new(), number: 0, bytes: 0 }), weigh, budget }
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
@@ -51,29 +90,45 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         self.inner.read().map_or(u64::MAX, |inner| inner.number)
     }
 
-    /// Runs `f` on the map if the cache was not cleared since generation `seen`.
-    fn if_current<R>(&self, seen: u64, f: impl FnOnce(&mut HashMap<K, V>) -> R) -> Option<R> {
-        let mut inner = self.inner.write().ok()?;
+    /// Keeps `value` unless the cache was cleared since generation `seen`; with
+    /// `replace`, over an entry already there, else the entry there wins. Returns the
+    /// value to use.
+    fn insert_if_current(&self, seen: u64, key: K, value: V, replace: bool) -> V {
+        let Ok(mut inner) = self.inner.write() else { return value };
         if inner.number != seen {
-            return None;
+            return value;
         }
-        // A crude bound against unbounded growth: start over when full.
-        if inner.map.len() >= 100_000 {
+        let replaced = match inner.map.get(&key) {
+            Some(found) if !replace => return found.clone(),
+            Some(found) => (self.weigh)(&key, found),
+            None => 0,
+        };
+        inner.bytes = inner.bytes.saturating_sub(replaced);
+        let weight = (self.weigh)(&key, &value);
+        if inner.bytes.saturating_add(weight) > self.budget {
             inner.map.clear();
+            inner.bytes = 0;
         }
-        Some(f(&mut inner.map))
+        inner.bytes = inner.bytes.saturating_add(weight);
+        inner.map.insert(key, value.clone());
+        value
     }
 
     /// Keeps `value` (replacing any entry) unless the cache was cleared since generation
     /// `seen`.
     pub(crate) fn insert(&self, seen: u64, key: K, value: V) {
-        self.if_current(seen, |map| map.insert(key, value));
+        self.insert_if_current(seen, key, value, true);
     }
 
     /// As [`Cache::insert`], but an entry already there wins; returns the value to use.
     pub(crate) fn insert_or_get(&self, seen: u64, key: K, value: V) -> V {
-        let fallback = value.clone();
-        self.if_current(seen, |map| map.entry(key).or_insert(value).clone()).unwrap_or(fallback)
+        self.insert_if_current(seen, key, value, false)
+    }
+
+    /// Bytes the entries weigh now (for tests of the bound).
+    #[cfg(test)]
+    fn weight(&self) -> usize {
+        self.inner.read().map_or(0, |inner| inner.bytes)
     }
 
     /// The cached value, or the loaded one (cached if still current).
@@ -93,8 +148,32 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     fn clear(&self) {
         if let Ok(mut inner) = self.inner.write() {
             inner.map.clear();
+            inner.bytes = 0;
             inner.number = inner.number.wrapping_add(1);
         }
+    }
+}
+
+/// Hashes of tokens found valid by this process, kept across clears (bounded by count:
+/// each entry is 32 bytes): a hint that lets a throttled address still use a token it
+/// was using, without letting it make the server read the database for guesses.
+#[derive(Default)]
+pub(crate) struct TokensInUse(std::sync::Mutex<std::collections::HashSet<PatHash>>);
+
+impl TokensInUse {
+    const MAX: usize = 100_000;
+
+    pub(crate) fn insert(&self, hash: PatHash) {
+        if let Ok(mut set) = self.0.lock() {
+            if set.len() >= Self::MAX {
+                set.clear();
+            }
+            set.insert(hash);
+        }
+    }
+
+    pub(crate) fn contains(&self, hash: &PatHash) -> bool {
+        self.0.lock().is_ok_and(|set| set.contains(hash))
     }
 }
 
@@ -108,13 +187,16 @@ pub(crate) struct Caches {
     pub(crate) scope_nodes: Cache<NodeId, Option<(WorkspaceId, String)>>,
     /// Nodes by (workspace, path), present or not.
     pub(crate) nodes: Cache<(WorkspaceId, String), Option<NodeRecord>>,
-    /// Verified login access tokens, keyed by their SHA-256: the user and the expiry.
-    pub(crate) access_tokens: Cache<[u8; 32], (UserId, i64)>,
+    /// Verified login access tokens, keyed by their SHA-256.
+    pub(crate) access_tokens: Cache<[u8; 32], crate::sessions::VerifiedAccess>,
     /// Verified personal access tokens, keyed by their SHA-256.
     pub(crate) tokens: Cache<PatHash, Arc<crate::tokens::LiveToken>>,
     /// Keyed by an HMAC of login and password under a per-process key: the plaintext
     /// is never kept. The value is the user and when the entry was made.
     pub(crate) passwords: Cache<[u8; 32], (UserId, Instant)>,
+    pub(crate) tokens_in_use: TokensInUse,
+    /// Moves on every clear of what authentication depends on (users, tokens, logins).
+    epoch: std::sync::atomic::AtomicU64,
     pub(crate) counter: std::sync::atomic::AtomicI64,
     pub(crate) tree_counter: std::sync::atomic::AtomicI64,
 }
@@ -122,21 +204,29 @@ pub(crate) struct Caches {
 impl Caches {
     pub(crate) fn new((counter, tree_counter): (i64, i64)) -> Self {
         Self {
-            users: Cache::new(),
-            personal: Cache::new(),
-            shared: Cache::new(),
+            users: Cache::weighed(weigh_user, SMALL_BUDGET),
+            personal: Cache::weighed(weigh_workspace, SMALL_BUDGET),
+            shared: Cache::weighed(|slug: &String, w| slug.len() + weigh_workspace(slug, w), SMALL_BUDGET),
             grants: Cache::new(),
-            scope_nodes: Cache::new(),
-            nodes: Cache::new(),
+            scope_nodes: Cache::weighed(weigh_scope_node, SMALL_BUDGET),
+            nodes: Cache::weighed(weigh_node, NODE_BUDGET),
             tokens: Cache::new(),
             access_tokens: Cache::new(),
             passwords: Cache::new(),
+            tokens_in_use: TokensInUse::default(),
+            epoch: std::sync::atomic::AtomicU64::new(0),
             counter: std::sync::atomic::AtomicI64::new(counter),
             tree_counter: std::sync::atomic::AtomicI64::new(tree_counter),
         }
     }
 
+    /// The current epoch: read it before loading what a principal is built from.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub(crate) fn clear(&self) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.users.clear();
         self.personal.clear();
         self.shared.clear();
@@ -163,5 +253,35 @@ impl Caches {
         if self.tree_counter.swap(tree_counter, Ordering::AcqRel) != tree_counter {
             self.tree_changed();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cache_stays_within_its_memory_budget_whatever_the_keys() {
+        let cache: Cache<(WorkspaceId, String), Option<NodeRecord>> = Cache::weighed(weigh_node, 1 << 20);
+        let workspace = WorkspaceId::random();
+        // Negative entries for long attacker-chosen paths: 4 KiB each.
+        for n in 0..10_000 {
+            let seen = cache.generation();
+            cache.insert(seen, (workspace, format!("{n:04096}")), None);
+            assert!(cache.weight() <= 1 << 20, "{} bytes after {n} entries", cache.weight());
+        }
+        assert!(cache.weight() > 0);
+    }
+
+    #[test]
+    fn an_insert_after_a_clear_is_dropped() {
+        let cache: Cache<u32, u32> = Cache::new();
+        let seen = cache.generation();
+        cache.clear();
+        cache.insert(seen, 1, 1);
+        assert_eq!(cache.get(&1), None);
+        let seen = cache.generation();
+        cache.insert(seen, 1, 1);
+        assert_eq!(cache.get(&1), Some(1));
     }
 }

@@ -3,10 +3,16 @@
 //! An upload is checked before a byte is read (the caller may write there, the parent
 //! exists, no folder has that name), streamed into a new blob, and only then made
 //! visible, in one transaction that points the node to the blob. An upload that stops
-//! half-way (a dropped connection, a killed process) leaves no visible trace.
+//! half-way (a dropped connection, a killed process) leaves no visible trace. The commit
+//! re-reads the folder inside its transaction: if it moved during the upload, the upload
+//! fails (409) and leaves nothing, rather than land at a path that no longer exists. An
+//! upload whose credentials end (a revoked token, a locked user) stops within
+//! [`CHECK_EVERY`] and is not committed.
 
+use bytes::Bytes;
 use cells_core::{NodeKind, TreePath};
 use cells_store::{BlobReader, BlobWriter, NewNode, NodeRecord};
+use futures_util::{Stream, StreamExt};
 
 use crate::access::Entered;
 use crate::tree::NodeView;
@@ -19,20 +25,30 @@ pub struct ReadRange {
     pub len: u64,
 }
 
+/// How often a transfer in flight checks that its credentials still hold.
+pub const CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// An upload in progress. Dropping it discards what was written.
 pub struct Upload {
+    cells: Cells,
+    principal: Principal,
     entered: Entered,
     parent: NodeRecord,
     path: TreePath,
     writer: BlobWriter,
+    checked: std::time::Instant,
 }
 
 impl Upload {
     /// Appends a piece of the content.
     ///
     /// # Errors
-    /// When the disk write fails.
+    /// When the disk write fails, or the credentials ended.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.checked.elapsed() >= CHECK_EVERY {
+            self.cells.check_current(&self.principal).await?;
+            self.checked = std::time::Instant::now();
+        }
         Ok(self.writer.write(chunk).await?)
     }
 
@@ -56,18 +72,53 @@ impl Cells {
         Ok(view)
     }
 
-    /// Reads a range of a file found by [`Cells::open_file`].
+    /// Reads a range of a file found by [`Cells::open_file`] for `principal`. A large
+    /// read streams, and the stream ends with an error within [`CHECK_EVERY`] of the
+    /// principal's credentials ending (a revoked token, a locked user): a download that
+    /// started before a revocation does not outlive it.
     ///
     /// # Errors
     /// When the blob cannot be read.
-    pub async fn read_file(&self, node: &NodeRecord, range: ReadRange) -> Result<BlobReader> {
+    pub async fn read_file(&self, principal: &Principal, node: &NodeRecord, range: ReadRange) -> Result<BlobReader> {
         match node.blob {
             Some(blob) if range.len > 0 => {
                 let size = u64::try_from(node.size).unwrap_or(0);
-                Ok(self.blobs().read_sized(blob, size, range.offset, range.len).await?)
+                Ok(match self.blobs().read_sized(blob, size, range.offset, range.len).await? {
+                    BlobReader::Stream(stream) => BlobReader::Stream(self.guarded(principal, stream)),
+                    whole @ BlobReader::Whole(_) => whole,
+                })
             }
             _ => Ok(BlobReader::Whole(bytes::Bytes::new())),
         }
+    }
+
+    /// A stream that stops with an error once the principal's credentials end.
+    fn guarded<S>(
+        &self,
+        principal: &Principal,
+        stream: S,
+    ) -> Box<dyn Stream<Item = std::io::Result<Bytes>> + Send + Unpin>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin + 'static,
+    {
+        let state = (stream, self.clone(), principal.clone(), std::time::Instant::now(), false);
+        Box::new(Box::pin(futures_util::stream::unfold(
+            state,
+            |(mut stream, cells, principal, mut checked, ended)| async move {
+                if ended {
+                    return None;
+                }
+                if checked.elapsed() >= CHECK_EVERY {
+                    if cells.check_current(&principal).await.is_err() {
+                        let err = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "the credentials ended");
+                        return Some((Err(err), (stream, cells, principal, checked, true)));
+                    }
+                    checked = std::time::Instant::now();
+                }
+                let item = stream.next().await?;
+                Some((item, (stream, cells, principal, checked, false)))
+            },
+        )))
     }
 
     /// Starts an upload to `path`, after checking it may succeed.
@@ -88,7 +139,15 @@ impl Cells {
             return Err(ServiceError::Conflict(format!("{path} is a folder")));
         }
         let writer = self.blobs().writer().await?;
-        Ok(Upload { entered, parent, path: path.clone(), writer })
+        Ok(Upload {
+            cells: self.clone(),
+            principal: principal.clone(),
+            entered,
+            parent,
+            path: path.clone(),
+            writer,
+            checked: std::time::Instant::now(),
+        })
     }
 
     /// An existing file the caller may write in a folder they may not (a scope on the
@@ -113,9 +172,25 @@ impl Cells {
     /// Returns the node and whether it was created.
     ///
     /// # Errors
-    /// 409 when a folder took the name or the parent vanished meanwhile.
+    /// As [`Cells::commit_upload_if`].
     pub async fn commit_upload(&self, upload: Upload) -> Result<(NodeView, bool)> {
-        let Upload { entered, parent, path, writer } = upload;
+        self.commit_upload_if(upload, &|_| true).await
+    }
+
+    /// As [`Cells::commit_upload`], if `condition` holds on the file at the path at the
+    /// moment of the commit (`None`: no file there), inside the commit's transaction:
+    /// `If-Match` and `If-None-Match` cannot be raced.
+    ///
+    /// # Errors
+    /// 412 when the condition does not hold; 409 when a folder took the name, or the
+    /// folder moved or vanished meanwhile; 401 when the credentials ended.
+    pub async fn commit_upload_if(
+        &self,
+        upload: Upload,
+        condition: &(dyn Fn(Option<&NodeRecord>) -> bool + Sync),
+    ) -> Result<(NodeView, bool)> {
+        let Upload { principal, entered, parent, path, writer, .. } = upload;
+        self.check_current(&principal).await?;
         let (blob, size) = writer.finish().await?;
         let new = NewNode {
             workspace: entered.workspace.id,
@@ -126,18 +201,16 @@ impl Cells {
             size: i64::try_from(size).map_err(|_| ServiceError::BadRequest("file too large".into()))?,
             blob: Some(blob),
         };
-        let put = self.store().put_file(&new, cells_core::now()).await;
+        let put = self.store().put_file_if(&new, cells_core::now(), condition).await;
         self.tree_changed();
-        let (node, created, replaced) = match put {
+        let (node, created) = match put {
             Ok(done) => done,
             Err(err) => {
+                // Nothing refers to the new blob, and nothing else knows it: it goes now.
                 self.blobs().delete(vec![blob]).await?;
                 return Err(err.into());
             }
         };
-        if let Some(old) = replaced {
-            self.blobs().delete(vec![old]).await?;
-        }
         Ok((NodeView { path: TreePath::from_trusted(entered.slug(), &node.path), node }, created))
     }
 }

@@ -29,6 +29,10 @@ pub enum ServiceError {
     /// seconds.
     #[error("too many failed attempts: try again in {retry_after} s")]
     Throttled { retry_after: u64 },
+    /// The server is too busy for this now (the password hashing queue is full); try
+    /// again after this many seconds.
+    #[error("the server is busy: try again in {retry_after} s")]
+    Busy { retry_after: u64 },
     /// A conditional request's precondition did not hold.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -46,7 +50,13 @@ impl From<StoreError> for ServiceError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
-            StoreError::Vanished => Self::Conflict("the parent folder was removed meanwhile".into()),
+            StoreError::Vanished => Self::Conflict("a file or folder this depends on was removed meanwhile".into()),
+            StoreError::Moved => Self::Conflict(
+                "a file or folder this depends on was moved or renamed meanwhile: nothing was changed, try again"
+                    .into(),
+            ),
+            StoreError::Cycle => Self::BadRequest("a folder cannot be moved or copied into itself".into()),
+            StoreError::PreconditionFailed => Self::PreconditionFailed,
             StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Blob(_) => {
                 tracing::error!(error = %err, "store failure");
                 Self::Internal(err.to_string())

@@ -3,8 +3,9 @@
 //! question: may this principal do this on this node? None of them writes SQL or
 //! re-implements a permission rule.
 //!
-//! - [`auth`]: the one entry point [`Cells::authenticate`] for every surface; logins,
-//!   access and refresh tokens, Basic passwords; throttling of failures.
+//! - [`auth`]: the one entry point [`Cells::authenticate`] for every surface, Basic
+//!   passwords, throttling of failures; [`sessions`]: logins (OAuth2 grants, access and
+//!   refresh tokens, logout) and [`Cells::check_current`] for streams in flight.
 //! - [`tokens`]: personal access tokens: creation, listing, revocation, validation.
 //! - [`access`]: what a principal may do where (the rules, in one place), with the
 //!   narrowing of token scopes.
@@ -15,12 +16,15 @@
 pub mod access;
 pub mod auth;
 mod caches;
+mod collector;
 pub mod content;
 pub mod dav;
 mod error;
 mod limiter;
 pub mod passwords;
 mod principal;
+pub mod secrets;
+pub mod sessions;
 pub mod tokens;
 pub mod tree;
 pub mod users;
@@ -35,6 +39,7 @@ use cells_store::{Blobs, Store};
 pub use caches::POLL_INTERVAL;
 pub use cells_store::{BlobReader, Grant, NodeRecord, UserRecord, WorkspaceKind, WorkspaceRecord};
 pub use cells_store::{TokenRecord, TokenType};
+pub use collector::{Collected, GRACE as BLOB_GRACE};
 pub use content::{ReadRange, Upload};
 pub use error::{Result, ServiceError};
 pub use principal::{Admin, Principal, Via};
@@ -54,6 +59,8 @@ pub struct StoreConfig {
     pub database_url: String,
     /// The folder holding blobs.
     pub blob_dir: PathBuf,
+    /// The local key file (see [`secrets`]): created if missing.
+    pub key_file: PathBuf,
 }
 
 /// The service: a cheap handle shared by every front end.
@@ -68,6 +75,7 @@ struct Inner {
     caches: caches::Caches,
     keys: auth::Keys,
     usage_writes: tokens::UsageWrites,
+    audit_writes: tokens::UsageWrites,
     limiter: limiter::FailureLimiter,
 }
 
@@ -78,11 +86,12 @@ impl Cells {
     /// # Errors
     /// When the database or the blob folder cannot be opened.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
+        let local = secrets::LocalKey::load_or_create(&config.key_file)?;
         let store = Store::open(&config.database_url).await?;
         let blobs = Blobs::open(&config.blob_dir)?;
         let now = cells_core::now();
         store.ensure_common_workspace(now).await?;
-        let keys = auth::Keys::load(&store, now).await?;
+        let keys = auth::Keys::load(&store, &local, now).await?;
         let counter = store.change_counters().await?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -91,6 +100,7 @@ impl Cells {
                 caches: caches::Caches::new(counter),
                 keys,
                 usage_writes: tokens::UsageWrites::default(),
+                audit_writes: tokens::UsageWrites::default(),
                 limiter: limiter::FailureLimiter::default(),
             }),
         })
@@ -106,6 +116,14 @@ impl Cells {
 
     pub(crate) fn caches(&self) -> &caches::Caches {
         &self.inner.caches
+    }
+
+    pub(crate) fn keys(&self) -> &auth::Keys {
+        &self.inner.keys
+    }
+
+    pub(crate) fn limiter(&self) -> &limiter::FailureLimiter {
+        &self.inner.limiter
     }
 
     /// Clears this process's caches after one of its own writes (other processes see
@@ -149,7 +167,7 @@ impl Cells {
 
     /// Runs the background upkeep until the returned task is dropped or aborted: polls
     /// the change counter, sweeps temporary files of stopped uploads, prunes expired
-    /// refresh tokens.
+    /// refresh tokens, collects unreferenced blobs.
     #[must_use]
     pub fn spawn_upkeep(&self) -> tokio::task::JoinHandle<()> {
         let cells = self.clone();
@@ -182,6 +200,9 @@ impl Cells {
             tracing::warn!(error = %err, "cannot prune refresh tokens");
         }
         self.prune_tokens().await;
+        if let Err(err) = self.collect_blobs(collector::GRACE).await {
+            tracing::warn!(error = %err, "cannot collect unreferenced blobs");
+        }
     }
 
     /// Closes the database cleanly.

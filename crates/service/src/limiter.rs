@@ -3,6 +3,9 @@
 //! guesses still pass (a token already in use and still valid, a password verified in the
 //! last minute); every other attempt from it is answered "too many attempts" until its
 //! window ends.
+//!
+//! An IPv6 client is counted by its /64, the block one host or one home network holds
+//! (a single machine can use millions of addresses inside it); IPv4 by its address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -33,7 +36,7 @@ impl FailureLimiter {
 
     /// Seconds until the address may try again, if it is over the limit now.
     pub(crate) fn retry_after(&self, ip: Option<IpAddr>) -> Option<u64> {
-        let ip = ip?;
+        let ip = block(ip?);
         let last_over = self.last_over_ms.load(std::sync::atomic::Ordering::Acquire);
         if last_over == 0
             || self.now_ms().saturating_sub(last_over) >= u64::try_from(WINDOW.as_millis()).unwrap_or(u64::MAX)
@@ -48,7 +51,7 @@ impl FailureLimiter {
 
     /// Counts one failure from the address.
     pub(crate) fn record_failure(&self, ip: Option<IpAddr>) {
-        let Some(ip) = ip else { return };
+        let Some(ip) = ip.map(block) else { return };
         let Ok(mut windows) = self.windows.lock() else { return };
         if windows.len() > 100_000 {
             windows.retain(|_, (start, _)| start.elapsed() < WINDOW);
@@ -61,6 +64,32 @@ impl FailureLimiter {
         if entry.1 >= MAX_FAILURES {
             self.last_over_ms.store(self.now_ms(), std::sync::atomic::Ordering::Release);
         }
+    }
+}
+
+impl FailureLimiter {
+    /// Takes back one failure counted ahead of an attempt that then succeeded.
+    pub(crate) fn forgive(&self, ip: Option<IpAddr>) {
+        let Some(ip) = ip.map(block) else { return };
+        let Ok(mut windows) = self.windows.lock() else { return };
+        if let Some(entry) = windows.get_mut(&ip) {
+            entry.1 = entry.1.saturating_sub(1);
+        }
+    }
+}
+
+/// What one client is counted as: an IPv4 address, or an IPv6 /64 (an IPv4-mapped IPv6
+/// address is its IPv4 address).
+fn block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }
 
@@ -82,5 +111,33 @@ mod tests {
         assert!(wait.is_some_and(|s| (1..=60).contains(&s)), "{wait:?}");
         assert_eq!(limiter.retry_after(Some(good)), None);
         assert_eq!(limiter.retry_after(None), None);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_block() {
+        let limiter = FailureLimiter::default();
+        for n in 0..MAX_FAILURES {
+            let ip: IpAddr = format!("2001:db8:1:2::{:x}", n + 1).parse().unwrap_or_else(|e| panic!("{e}"));
+            limiter.record_failure(Some(ip));
+        }
+        let same_block: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap_or_else(|e| panic!("{e}"));
+        let other_block: IpAddr = "2001:db8:1:3::1".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert!(limiter.retry_after(Some(same_block)).is_some());
+        assert_eq!(limiter.retry_after(Some(other_block)), None);
+    }
+
+    #[test]
+    fn a_forgiven_attempt_does_not_count() {
+        let limiter = FailureLimiter::default();
+        let ip: IpAddr = [10, 0, 0, 3].into();
+        for _ in 0..MAX_FAILURES * 2 {
+            limiter.record_failure(Some(ip));
+            limiter.forgive(Some(ip));
+        }
+        assert_eq!(limiter.retry_after(Some(ip)), None);
+        for _ in 0..MAX_FAILURES {
+            limiter.record_failure(Some(ip));
+        }
+        assert!(limiter.retry_after(Some(ip)).is_some());
     }
 }

@@ -4,6 +4,9 @@
 //! Each argon2 run takes 19 MiB. They run on [`HASHERS`] dedicated threads, not on the
 //! blocking pool: concurrent logins queue instead of each taking 19 MiB on a new thread
 //! (whose allocator arena would keep it), so the memory they cost stays bounded.
+//! At most [`QUEUE`] jobs wait for them: past that, a request is answered at once
+//! ([`ServiceError::Busy`], a 503 with `Retry-After`) instead of queueing behind a flood
+//! of guesses, and a job whose requester has gone (a dropped connection) is skipped.
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
@@ -17,13 +20,15 @@ pub const MIN_PASSWORD_LEN: usize = 8;
 
 /// Threads that run argon2: at most this many hashes are computed at once.
 pub const HASHERS: usize = 2;
+/// Jobs that may wait for a hashing thread (about half a second of work on two cores).
+pub const QUEUE: usize = 16;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-fn hashers() -> &'static std::sync::mpsc::Sender<Job> {
-    static POOL: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
+fn hashers() -> &'static std::sync::mpsc::SyncSender<Job> {
+    static POOL: std::sync::OnceLock<std::sync::mpsc::SyncSender<Job>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
-        let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
         let receiver = std::sync::Arc::new(std::sync::Mutex::new(receiver));
         for n in 0..HASHERS {
             let receiver = std::sync::Arc::clone(&receiver);
@@ -47,13 +52,26 @@ fn hashers() -> &'static std::sync::mpsc::Sender<Job> {
     })
 }
 
-/// Runs `f` on a hashing thread and waits for its answer.
+/// Runs `f` on a hashing thread and waits for its answer; refuses at once when the
+/// queue is full. Dropping the returned future (the client went away) cancels the job
+/// if it has not started.
 async fn on_hasher<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     let (answer, answered) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
+        if answer.is_closed() {
+            return;
+        }
         let _ = answer.send(f());
     });
-    hashers().send(job).map_err(|_| ServiceError::Internal("the password hashing threads stopped".into()))?;
+    hashers().try_send(job).map_err(|err| match err {
+        std::sync::mpsc::TrySendError::Full(_) => {
+            tracing::warn!("password hashing queue full: request refused");
+            ServiceError::Busy { retry_after: 1 }
+        }
+        std::sync::mpsc::TrySendError::Disconnected(_) => {
+            ServiceError::Internal("the password hashing threads stopped".into())
+        }
+    })?;
     answered.await.map_err(|_| ServiceError::Internal("a password hashing job was lost".into()))
 }
 const MAX_PASSWORD_LEN: usize = 1024;
@@ -89,13 +107,15 @@ pub async fn hash(password: SecretString) -> Result<String> {
 }
 
 /// Checks a password against a PHC string. A malformed hash is simply a mismatch.
-pub async fn verify(password: SecretString, phc: String) -> bool {
+///
+/// # Errors
+/// [`ServiceError::Busy`] when the hashing queue is full.
+pub async fn verify(password: SecretString, phc: String) -> Result<bool> {
     on_hasher(move || {
         PasswordHash::new(&phc)
             .is_ok_and(|parsed| Argon2::default().verify_password(password.expose_secret().as_bytes(), &parsed).is_ok())
     })
     .await
-    .unwrap_or(false)
 }
 
 /// A random password of 20 letters and digits (about 119 bits).

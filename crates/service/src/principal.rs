@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use cells_core::scope::Scope;
+use cells_core::token::PatHash;
 use cells_core::{Login, Profile, TokenId, UserId};
 
+use crate::tokens::LiveToken;
 use crate::{Result, ServiceError};
 
 /// The surface a request came through; recorded as a token's `LastUsedVia`.
@@ -39,6 +41,34 @@ pub struct Principal {
     pub token: Option<TokenId>,
     /// The token's scopes; `None` means the user's full rights.
     pub scopes: Option<Arc<[Scope]>>,
+    /// What the credentials were, to tell later whether they still hold
+    /// ([`crate::Cells::check_current`]).
+    pub(crate) proof: Proof,
+    /// The caches' epoch when authenticated: while it has not moved, nothing that could
+    /// end these credentials has changed.
+    pub(crate) epoch: u64,
+}
+
+/// The credentials a principal was authenticated with, without any secret.
+#[derive(Clone)]
+pub(crate) enum Proof {
+    /// A password: good while the user's session generation holds.
+    Password { session_gen: i64 },
+    /// A login access token: good while the session generation and the login (its
+    /// refresh family) hold. `key` is the SHA-256 of the token, as the cache knows it.
+    Access { session_gen: i64, family: Arc<str>, key: [u8; 32] },
+    /// A personal access token: good while not revoked and not expired.
+    Pat { hash: PatHash, live: Arc<LiveToken> },
+}
+
+impl std::fmt::Debug for Proof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Password { .. } => "Password(***)",
+            Self::Access { .. } => "Access(***)",
+            Self::Pat { .. } => "Pat(***)",
+        })
+    }
 }
 
 impl Principal {

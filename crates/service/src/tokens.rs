@@ -30,12 +30,36 @@ pub const PRUNE_AFTER: i64 = 90 * 24 * 3600;
 
 /// A verified token in the cache, with its expiry as bumped in memory.
 pub(crate) struct LiveToken {
-    record: TokenRecord,
+    pub(crate) record: TokenRecord,
     scopes: Option<Arc<[Scope]>>,
     expires_at: AtomicI64,
     /// When usage was last written (or read from the record); `i64::MIN` for never.
     last_written: AtomicI64,
+    /// When a refusal was last written to the audit data, and why.
+    last_failure: std::sync::Mutex<(Option<UnixTime>, Option<String>)>,
 }
+
+impl LiveToken {
+    fn new(record: TokenRecord) -> Self {
+        Self {
+            scopes: if record.scopes.is_empty() { None } else { Some(record.scopes.clone().into()) },
+            expires_at: AtomicI64::new(record.expires_at),
+            last_written: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
+            last_failure: std::sync::Mutex::new((record.last_failure_at, record.last_failure_reason.clone())),
+            record,
+        }
+    }
+
+    /// The expiry, as pushed forward in memory by the uses of an auto-refresh token.
+    pub(crate) fn expires_at(&self) -> UnixTime {
+        self.expires_at.load(Ordering::Acquire)
+    }
+}
+
+/// How often at most a refusal of one token for one reason is written to its audit
+/// data: a revoked token used in a loop costs one write a minute, not one per request
+/// (a new reason is written at once).
+const FAILURE_WRITE_INTERVAL: i64 = 60;
 
 /// Where and how a credential was presented.
 #[derive(Clone, Copy, Debug)]
@@ -56,8 +80,10 @@ pub struct TokenSpec {
 pub(crate) struct UsageWrites(AtomicU64);
 
 fn check_label(label: &str) -> Result<()> {
-    if label.chars().count() > 128 || label.chars().any(char::is_control) {
-        return Err(ServiceError::BadRequest("a label has at most 128 characters and no control characters".into()));
+    if label.chars().count() > 128 || label.chars().any(|c| c.is_control() || cells_core::path::is_bidi_control(c)) {
+        return Err(ServiceError::BadRequest(
+            "a label has at most 128 characters and no control or bidirectional-text control characters".into(),
+        ));
     }
     Ok(())
 }
@@ -92,9 +118,7 @@ impl Cells {
         spec: TokenSpec,
     ) -> Result<(TokenRecord, PatSecret)> {
         Self::unrestricted(principal)?;
-        if principal.admin().is_err() && !self.self_service_tokens().await? {
-            return Err(ServiceError::Forbidden("creating your own tokens is turned off: ask an admin".into()));
-        }
+        self.check_self_service(principal).await?;
         let owner = self.store().user_by_id(principal.user).await?.ok_or(ServiceError::Unauthenticated)?;
         self.issue(&owner, TokenType::Personal, spec, principal.login.as_str()).await
     }
@@ -114,19 +138,28 @@ impl Cells {
         self.issue(&owner, TokenType::Personal, spec, created_by).await
     }
 
-    /// `POST /a/auth/token/document`: a DOCUMENT token for one node the caller can see,
+    /// `POST /a/auth/token/document`: a DOCUMENT token for one file the caller can read,
     /// auto-refreshed every 30 minutes, scoped `rw` (or `r` if the caller may only read).
+    /// It is a token the user makes for themself, so the self-service setting applies.
     ///
     /// # Errors
-    /// 404 when the node is not visible; 403 for a scoped caller.
+    /// 404 when the file is not visible; 400 for a folder; 403 for a scoped caller, or
+    /// when self-service is off (for non-admins).
     pub async fn create_document_token(
         &self,
         principal: &Principal,
         path: &TreePath,
     ) -> Result<(TokenRecord, PatSecret)> {
         Self::unrestricted(principal)?;
+        self.check_self_service(principal).await?;
         let located = self.locate(principal, path).await?;
         let node = located.existing()?;
+        located.require_content()?;
+        if node.kind == cells_core::NodeKind::Collection {
+            return Err(ServiceError::BadRequest(format!(
+                "{path} is a folder: a document token is for one file (make a personal token scoped to the folder)"
+            )));
+        }
         let rights = if located.rights.write { cells_core::Rights::READ_WRITE } else { cells_core::Rights::READ };
         let owner = self.store().user_by_id(principal.user).await?.ok_or(ServiceError::Unauthenticated)?;
         let spec = TokenSpec {
@@ -135,6 +168,14 @@ impl Cells {
             scopes: vec![Scope { node: node.id, rights }],
         };
         self.issue(&owner, TokenType::Document, spec, principal.login.as_str()).await
+    }
+
+    /// Users other than admins make their own tokens only while self-service is on.
+    async fn check_self_service(&self, principal: &Principal) -> Result<()> {
+        if principal.admin().is_err() && !self.self_service_tokens().await? {
+            return Err(ServiceError::Forbidden("creating your own tokens is turned off: ask an admin".into()));
+        }
+        Ok(())
     }
 
     fn unrestricted(principal: &Principal) -> Result<()> {
@@ -155,6 +196,9 @@ impl Cells {
     ) -> Result<(TokenRecord, PatSecret)> {
         let label = spec.label.unwrap_or_else(|| format!("Created by {created_by}"));
         check_label(&label)?;
+        if spec.scopes.len() > cells_core::scope::MAX_SCOPES {
+            return Err(ServiceError::BadRequest(cells_core::scope::ScopeError::TooMany.to_string()));
+        }
         for scope in &spec.scopes {
             self.check_scope(owner, scope).await?;
         }
@@ -268,54 +312,75 @@ impl Cells {
         cached_only: bool,
     ) -> Result<Principal> {
         let hash = secret.hash();
+        let epoch = self.caches().epoch();
         let live = if let Some(live) = self.caches().tokens.get(&hash) {
             live
         } else {
-            let seen = self.caches().tokens.generation();
-            let Some(record) = self.store().token_by_hash(&hash).await? else {
+            // A throttled address does no database work, except for a token that was in
+            // use here (a revocation elsewhere may just have cleared the cache).
+            if cached_only && !self.caches().tokens_in_use.contains(&hash) {
+                return Err(ServiceError::Unauthenticated);
+            }
+            let Some(live) = self.load_live_token(&hash).await? else {
                 tracing::info!(reason = "unknown token", "personal access token refused");
                 return Err(ServiceError::Unauthenticated);
             };
-            // A throttled address keeps its tokens in use even when a revocation elsewhere
-            // has just cleared the cache; a token never used, revoked or expired waits
-            // (and costs no audit write).
-            let in_use = record.last_used_at.is_some()
-                && record.revoked_at.is_none()
-                && !is_expired(cells_core::now(), record.expires_at);
-            if cached_only && !in_use {
-                return Err(ServiceError::Unauthenticated);
-            }
-            let live = Arc::new(LiveToken {
-                scopes: if record.scopes.is_empty() { None } else { Some(record.scopes.clone().into()) },
-                expires_at: AtomicI64::new(record.expires_at),
-                last_written: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
-                record,
-            });
-            // Concurrent misses share the first entry, so its usage is written once.
-            self.caches().tokens.insert_or_get(seen, hash, live)
+            live
         };
         let now = cells_core::now();
         let record = &live.record;
         if record.revoked_at.is_some() {
-            return Err(self.token_failure(record, now, "revoked"));
+            return Err(self.token_failure(&live, now, "revoked"));
         }
-        if is_expired(now, live.expires_at.load(Ordering::Acquire)) {
-            return Err(self.token_failure(record, now, "expired"));
+        if is_expired(now, live.expires_at()) {
+            return Err(self.token_failure(&live, now, "expired"));
         }
         let Ok(mut principal) = self.active_principal(record.user).await else {
-            return Err(self.token_failure(record, now, "user locked or deleted"));
+            return Err(self.token_failure(&live, now, "user locked or deleted"));
         };
         if login.is_some_and(|login| login != principal.login.as_str()) {
-            return Err(self.token_failure(record, now, "user name is not the owner's login"));
+            return Err(self.token_failure(&live, now, "user name is not the owner's login"));
         }
         self.note_use(&live, now, usage);
         principal.token = Some(record.id);
         principal.scopes.clone_from(&live.scopes);
+        principal.epoch = epoch;
+        principal.proof = crate::principal::Proof::Pat { hash, live };
         Ok(principal)
     }
 
-    fn token_failure(&self, record: &TokenRecord, now: UnixTime, reason: &'static str) -> ServiceError {
+    /// A token by its hash, from the cache or the database (then cached).
+    pub(crate) async fn live_token(&self, hash: &cells_core::token::PatHash) -> Result<Option<Arc<LiveToken>>> {
+        match self.caches().tokens.get(hash) {
+            Some(live) => Ok(Some(live)),
+            None => self.load_live_token(hash).await,
+        }
+    }
+
+    async fn load_live_token(&self, hash: &cells_core::token::PatHash) -> Result<Option<Arc<LiveToken>>> {
+        let seen = self.caches().tokens.generation();
+        let Some(record) = self.store().token_by_hash(hash).await? else { return Ok(None) };
+        if record.revoked_at.is_none() && !is_expired(cells_core::now(), record.expires_at) {
+            self.caches().tokens_in_use.insert(*hash);
+        }
+        // Concurrent misses share the first entry, so its usage is written once.
+        Ok(Some(self.caches().tokens.insert_or_get(seen, *hash, Arc::new(LiveToken::new(record)))))
+    }
+
+    /// Logs a refusal of a known token, and writes it to the token's audit data at most
+    /// once per [`FAILURE_WRITE_INTERVAL`] for the same reason.
+    fn token_failure(&self, live: &LiveToken, now: UnixTime, reason: &'static str) -> ServiceError {
+        let record = &live.record;
         tracing::info!(token = %record.id, owner = %record.user_login, reason, "personal access token refused");
+        {
+            let Ok(mut last) = live.last_failure.lock() else { return ServiceError::Unauthenticated };
+            let same = last.1.as_deref() == Some(reason);
+            if same && last.0.is_some_and(|at| now.saturating_sub(at) < FAILURE_WRITE_INTERVAL) {
+                return ServiceError::Unauthenticated;
+            }
+            *last = (Some(now), Some(reason.to_owned()));
+        }
+        self.inner.audit_writes.0.fetch_add(1, Ordering::Relaxed);
         let (store, id) = (self.store().clone(), record.id);
         tokio::spawn(async move {
             if let Err(err) = store.record_token_failure(id, now, reason).await {
@@ -359,6 +424,12 @@ impl Cells {
     #[must_use]
     pub fn token_usage_writes(&self) -> u64 {
         self.inner.usage_writes.0.load(Ordering::Relaxed)
+    }
+
+    /// How many times a token refusal was written to the audit data since start.
+    #[must_use]
+    pub fn token_failure_writes(&self) -> u64 {
+        self.inner.audit_writes.0.load(Ordering::Relaxed)
     }
 
     /// Deletes token records long expired or revoked.

@@ -2,9 +2,9 @@
 //! [`crate::access`]. Paths are [`TreePath`]s, validated where they entered.
 
 use cells_core::{NodeId, NodeKind, TreePath};
-use cells_store::{NewNode, NodeRecord};
+use cells_store::{Destination, NewNode, NodeRecord};
 
-use crate::access::{Entered, not_found};
+use crate::access::Entered;
 use crate::{Cells, Principal, Result, ServiceError};
 
 /// A node as the caller sees it: the record and the path they know it by.
@@ -19,10 +19,10 @@ fn view(entered: &Entered, node: NodeRecord) -> NodeView {
     NodeView { node, path }
 }
 
-/// Refuses a move or copy of `node` (with `subtree`, its descendants) to `to` that would
-/// give a descendant a path longer than [`TreePath::MAX_PATH`]: no request could name it.
-fn check_new_paths(subtree: &[NodeRecord], node: &NodeRecord, to: &TreePath) -> Result<()> {
-    let longest = subtree.iter().map(|n| n.path.len()).max().unwrap_or(node.path.len());
+/// Refuses a move or copy of `node` to `to` that would give a descendant a path longer
+/// than [`TreePath::MAX_PATH`]: no request could name it. `longest` is the longest path
+/// in the subtree.
+fn check_new_paths(longest: usize, node: &NodeRecord, to: &TreePath) -> Result<()> {
     // Measured as `TreePath` measures: `{workspace}/{path}`.
     let new_len = to.workspace().len() + 1 + to.inner().len() + longest.saturating_sub(node.path.len());
     if new_len > TreePath::MAX_PATH {
@@ -145,115 +145,76 @@ impl Cells {
     }
 
     /// Moves or renames a node with its subtree; its UUID (and its descendants') stays.
+    /// The checks are made on paths, and the store re-reads both ends inside its write
+    /// transaction: if either moved meanwhile, nothing happens (409).
     ///
     /// # Errors
     /// 404 when the source is not visible, 403 when either end is read-only, 409 when the
-    /// destination is taken or its parent missing, 400 when moving a folder into itself.
+    /// destination is taken or its parent missing (or either moved meanwhile), 400 when
+    /// moving a folder into itself.
     pub async fn move_node(&self, principal: &Principal, from: &TreePath, to: &TreePath) -> Result<NodeView> {
         let (source, node) = self.movable(principal, from).await?;
         let (entered, parent) = self.writable_parent(principal, to).await?;
-        if entered.workspace.id == source.workspace.id && to.is_within(from) {
-            return Err(ServiceError::BadRequest(format!("cannot move {from} into itself")));
-        }
-        if self.store().node_by_path(entered.workspace.id, to.inner()).await?.is_some() {
-            return Err(ServiceError::Conflict(format!("{to} already exists")));
-        }
-        check_new_paths(&self.store().subtree(&node).await?, &node, to)?;
-        let moved = self.store().move_node(&node, entered.workspace.id, parent.id, to.inner(), cells_core::now()).await;
+        self.check_destination(&source, &node, from, &entered, to).await?;
+        let moved =
+            self.store().move_node(&node, &Destination { parent: &parent, path: to.inner() }, cells_core::now()).await;
         self.tree_changed();
         Ok(view(&entered, moved?))
     }
 
-    /// Copies a node with its subtree; the copies get new UUIDs and their own blobs.
+    /// Copies a node with its subtree; the copies get new UUIDs and share the blobs
+    /// (content is immutable). The source must be content the caller may read: a
+    /// passage (a folder above a token's scopes, which the token sees only as a way
+    /// down) is not, since a copy would expose what the passage hides.
     ///
     /// # Errors
-    /// As [`Cells::move_node`], except the source need only be readable.
+    /// As [`Cells::move_node`], except the source need only be readable; 403 for a
+    /// passage or a workspace root.
     pub async fn copy_node(&self, principal: &Principal, from: &TreePath, to: &TreePath) -> Result<NodeView> {
         let located = self.locate(principal, from).await?;
         let node = located.existing()?.clone();
-        located.require_read()?;
+        located.require_content()?;
         let source = located.entered;
         if node.parent.is_none() {
             return Err(ServiceError::Forbidden(format!("{from} is a workspace: copy its content instead")));
         }
         let (entered, parent) = self.writable_parent(principal, to).await?;
+        self.check_destination(&source, &node, from, &entered, to).await?;
+        let copied = self
+            .store()
+            .copy_subtree(&node, &Destination { parent: &parent, path: to.inner() }, cells_core::now())
+            .await;
+        self.tree_changed();
+        Ok(view(&entered, copied?))
+    }
+
+    /// What a move and a copy both check of their destination before writing.
+    async fn check_destination(
+        &self,
+        source: &Entered,
+        node: &NodeRecord,
+        from: &TreePath,
+        entered: &Entered,
+        to: &TreePath,
+    ) -> Result<()> {
         if entered.workspace.id == source.workspace.id && to.is_within(from) {
-            return Err(ServiceError::BadRequest(format!("cannot copy {from} into itself")));
+            return Err(ServiceError::BadRequest(format!("cannot move or copy {from} into itself")));
         }
         if self.store().node_by_path(entered.workspace.id, to.inner()).await?.is_some() {
             return Err(ServiceError::Conflict(format!("{to} already exists")));
         }
-        let subtree = self.store().subtree(&node).await?;
-        check_new_paths(&subtree, &node, to)?;
-        let plan = self.copy_plan(&subtree, &node, to, parent.id).await?;
-        let new_nodes: Vec<(NodeId, NewNode<'_>)> = plan
-            .iter()
-            .map(|(id, parent, path, record, blob)| {
-                (
-                    *id,
-                    NewNode {
-                        workspace: entered.workspace.id,
-                        parent: *parent,
-                        path,
-                        name: path.rsplit('/').next().unwrap_or(path),
-                        kind: record.kind,
-                        size: record.size,
-                        blob: *blob,
-                    },
-                )
-            })
-            .collect();
-        let blobs: Vec<_> = plan.iter().filter_map(|p| p.4).collect();
-        let inserted = self.store().insert_subtree(&new_nodes, cells_core::now()).await;
-        self.tree_changed();
-        if let Err(err) = inserted {
-            self.blobs().delete(blobs).await?;
-            return Err(err.into());
-        }
-        let root = plan.first().map(|p| p.0).ok_or_else(|| not_found(from))?;
-        let copied = self.store().node_by_id(root).await?.ok_or_else(|| not_found(to))?;
-        Ok(view(&entered, copied))
+        check_new_paths(self.store().longest_path_below(node).await?, node, to)
     }
 
-    /// New ids, parents, paths and blob copies for a copied subtree (parents first).
-    async fn copy_plan<'a>(
-        &self,
-        subtree: &'a [NodeRecord],
-        root: &NodeRecord,
-        to: &TreePath,
-        to_parent: NodeId,
-    ) -> Result<Vec<(NodeId, NodeId, String, &'a NodeRecord, Option<cells_core::BlobId>)>> {
-        let mut ids = std::collections::HashMap::new();
-        let mut plan = Vec::with_capacity(subtree.len());
-        let skip = root.path.len();
-        for record in subtree {
-            let id = NodeId::random();
-            ids.insert(record.id, id);
-            let parent = if record.id == root.id {
-                to_parent
-            } else {
-                let old_parent = record.parent.ok_or_else(|| ServiceError::Internal("orphan node".into()))?;
-                *ids.get(&old_parent).ok_or_else(|| ServiceError::Internal("subtree out of order".into()))?
-            };
-            let path = format!("{}{}", to.inner(), &record.path[skip..]);
-            let blob = match record.blob {
-                Some(blob) => Some(self.blobs().copy(blob).await?),
-                None => None,
-            };
-            plan.push((id, parent, path, record, blob));
-        }
-        Ok(plan)
-    }
-
-    /// Deletes a node with its subtree, then its content.
+    /// Deletes a node with its subtree; its content goes to the blob collector.
     ///
     /// # Errors
     /// 404 when not visible, 403 when read-only or a workspace root.
     pub async fn delete(&self, principal: &Principal, path: &TreePath) -> Result<()> {
         let (_, node) = self.movable(principal, path).await?;
-        let blobs = self.store().delete_subtree(&node).await;
+        let deleted = self.store().delete_subtree(&node, cells_core::now()).await;
         self.tree_changed();
-        self.blobs().delete(blobs?).await?;
+        deleted?;
         Ok(())
     }
 

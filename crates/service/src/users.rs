@@ -29,9 +29,9 @@ fn parse_login(login: &str) -> Result<Login> {
 }
 
 fn check_display_name(name: &str) -> Result<()> {
-    if name.chars().count() > 128 || name.chars().any(char::is_control) {
+    if name.chars().count() > 128 || name.chars().any(|c| c.is_control() || cells_core::path::is_bidi_control(c)) {
         return Err(ServiceError::BadRequest(
-            "a display name has at most 128 characters and no control characters".into(),
+            "a display name has at most 128 characters and no control or bidirectional-text control characters".into(),
         ));
     }
     Ok(())
@@ -111,10 +111,9 @@ impl Cells {
     /// 404 when there is no such user.
     pub async fn delete_user(&self, _: Admin, login: &str) -> Result<()> {
         let user = self.store().user_by_login(login).await?.ok_or_else(|| no_user(login))?;
-        let blobs = self.store().delete_user(user.id).await?.ok_or_else(|| no_user(login))?;
+        let deleted = self.store().delete_user(user.id, cells_core::now()).await?;
         self.changed();
-        self.blobs().delete(blobs).await?;
-        Ok(())
+        if deleted { Ok(()) } else { Err(no_user(login)) }
     }
 
     /// Creates the first admin on a new database. Returns the generated password when

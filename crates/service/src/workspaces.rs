@@ -73,10 +73,9 @@ impl Cells {
     /// 404 when there is no such custom workspace.
     pub async fn delete_workspace(&self, _: Admin, slug: &str) -> Result<()> {
         let workspace = self.custom_workspace(slug, true).await?;
-        let blobs = self.store().delete_workspace(workspace.id).await?.ok_or_else(|| no_workspace(slug))?;
+        let deleted = self.store().delete_workspace(workspace.id, cells_core::now()).await?;
         self.changed();
-        self.blobs().delete(blobs).await?;
-        Ok(())
+        if deleted { Ok(()) } else { Err(no_workspace(slug)) }
     }
 
     /// Gives a user `r` or `rw` on a custom workspace (replacing an earlier grant).

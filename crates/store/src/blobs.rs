@@ -88,8 +88,8 @@ impl Blobs {
     /// # Errors
     /// When the folders cannot be created.
     pub fn open(root: &Path) -> io::Result<Self> {
-        std::fs::create_dir_all(root.join("blobs"))?;
-        std::fs::create_dir_all(root.join("tmp"))?;
+        private_dir(&root.join("blobs"))?;
+        private_dir(&root.join("tmp"))?;
         Ok(Self { root: Arc::new(root.to_owned()), small: Arc::default() })
     }
 
@@ -112,7 +112,10 @@ impl Blobs {
         let dest = self.blob_path(blob);
         let file = blocking({
             let tmp = tmp.clone();
-            move || File::create_new(tmp)
+            move || {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp)
+            }
         })
         .await?;
         Ok(BlobWriter {
@@ -193,22 +196,6 @@ impl Blobs {
         Ok(BlobReader::Stream(Box::new(futures_util::StreamExt::chain(first, Box::pin(rest)))))
     }
 
-    /// Copies a blob into a new one.
-    ///
-    /// # Errors
-    /// When the copy fails.
-    pub async fn copy(&self, blob: BlobId) -> io::Result<BlobId> {
-        let copy = BlobId::random();
-        let (from, tmp, dest) = (self.blob_path(blob), self.tmp_path(copy), self.blob_path(copy));
-        blocking(move || {
-            std::fs::copy(&from, &tmp)?;
-            File::open(&tmp)?.sync_data()?;
-            publish(&tmp, &dest)
-        })
-        .await?;
-        Ok(copy)
-    }
-
     /// Removes blobs no node points to any more. A blob already gone is not an error.
     ///
     /// # Errors
@@ -227,6 +214,35 @@ impl Blobs {
                 }
             }
             Ok(())
+        })
+        .await
+    }
+
+    /// Blobs whose file was last written before `before`: the candidates of the scan for
+    /// blobs that no node refers to (16 bytes each in memory).
+    ///
+    /// # Errors
+    /// When the blob folder cannot be read.
+    pub async fn old_blobs(&self, before: SystemTime) -> io::Result<Vec<BlobId>> {
+        let dir = self.root.join("blobs");
+        blocking(move || {
+            let mut found = Vec::new();
+            for shard in std::fs::read_dir(dir)? {
+                let shard = shard?;
+                if !shard.file_type()?.is_dir() {
+                    continue;
+                }
+                for entry in std::fs::read_dir(shard.path())? {
+                    let entry = entry?;
+                    let Some(blob) = entry.file_name().to_str().and_then(|name| name.parse::<BlobId>().ok()) else {
+                        continue;
+                    };
+                    if entry.metadata()?.modified()? < before {
+                        found.push(blob);
+                    }
+                }
+            }
+            Ok(found)
         })
         .await
     }
@@ -330,9 +346,15 @@ fn read_exact_at(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
 
 fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
     if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir)?;
+        private_dir(dir)?;
     }
     std::fs::rename(tmp, dest)
+}
+
+/// Creates a folder (and its parents) readable by this user only (0700).
+fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// A blob being written. Dropped before [`BlobWriter::finish`], it removes its

@@ -10,6 +10,16 @@ pub enum StoreError {
     /// A row the operation depends on vanished (a parent deleted meanwhile).
     #[error("a node this operation depends on no longer exists")]
     Vanished,
+    /// A node the operation was checked against moved, was renamed or changed kind
+    /// since (a concurrent write): nothing was done.
+    #[error("a file or folder this operation depends on was moved or changed meanwhile")]
+    Moved,
+    /// The operation would put a folder inside itself.
+    #[error("a folder cannot go inside itself")]
+    Cycle,
+    /// A conditional write's condition did not hold on the current state.
+    #[error("the precondition does not hold")]
+    PreconditionFailed,
     /// A value read back from the database does not parse (a corrupt row).
     #[error("corrupt value in column {0}")]
     Corrupt(&'static str),
@@ -24,6 +34,7 @@ pub enum StoreError {
 /// Names of the unique constraints and the field each one protects.
 const CONSTRAINTS: &[(&str, &str)] = &[
     ("users.login", "a user with this login"),
+    ("users_login_nocase", "a user with this login (in any letter case)"),
     ("workspaces.slug", "a workspace with this slug"),
     ("workspaces.owner", "a personal workspace for this user"),
     ("nodes.workspace, nodes.path", "a file or folder with this name"),

@@ -9,10 +9,12 @@
 mod blobs;
 mod dav;
 mod error;
+mod garbage;
 mod keys;
 mod nodes;
 mod refresh;
 mod row;
+mod subtrees;
 mod tokens;
 mod users;
 mod workspaces;
@@ -27,6 +29,8 @@ pub use blobs::{BlobReader, BlobWriter, Blobs, CHUNK, INLINE_READ, SMALL_CACHE};
 pub use dav::{DeadProperty, LockRecord, PropertyChange};
 pub use error::StoreError;
 pub use nodes::{NewNode, NodeRecord};
+pub use refresh::Redeemed;
+pub use subtrees::Destination;
 pub use tokens::{NewToken, TokenRecord, TokenType};
 pub use users::{NewUser, UserRecord, UserUpdate};
 pub use workspaces::{Grant, WorkspaceKind, WorkspaceRecord};
@@ -39,6 +43,22 @@ fn is_busy(err: &StoreError) -> bool {
     match err {
         StoreError::Database(err) | StoreError::Migrate(sqlx::migrate::MigrateError::Execute(err)) => locked(err),
         _ => false,
+    }
+}
+
+/// Creates the file of a `sqlite://PATH` URL, if missing, readable by this user only
+/// (0600): SQLite gives its WAL and shared-memory files the same mode.
+fn create_private(url: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if path.is_empty() || Path::new(path).exists() {
+        return Ok(());
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(StoreError::Blob(err)),
     }
 }
 
@@ -63,6 +83,7 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let memory = url.contains(":memory:");
         if !memory {
+            create_private(url)?;
             // Switch a new file to WAL and migrate it on one connection first: switching
             // the journal mode does not wait for the busy timeout, so it must not race
             // the pool's other connections, nor (retried) another process starting.

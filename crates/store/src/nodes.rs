@@ -39,14 +39,14 @@ pub struct NewNode<'a> {
     pub blob: Option<BlobId>,
 }
 
-const COLUMNS: &str = "uuid, workspace, parent, path, name, kind, size, mtime, etag, blob";
+pub(crate) const COLUMNS: &str = "uuid, workspace, parent, path, name, kind, size, mtime, etag, blob";
 
 /// A fresh entity tag: new content, new tag.
 pub(crate) fn new_etag() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-fn from_row(row: &SqliteRow) -> Result<NodeRecord> {
+pub(crate) fn from_row(row: &SqliteRow) -> Result<NodeRecord> {
     let kind: &str = row.try_get("kind")?;
     Ok(NodeRecord {
         id: parse(row, "uuid")?,
@@ -63,11 +63,52 @@ fn from_row(row: &SqliteRow) -> Result<NodeRecord> {
 }
 
 /// The bounds of the subtree below `path` (exclusive of `path` itself).
-fn subtree_bounds(path: &str) -> (String, String) {
+pub(crate) fn subtree_bounds(path: &str) -> (String, String) {
     (format!("{path}/"), format!("{path}0"))
 }
 
-async fn insert(tx: &mut Transaction<'_, Sqlite>, id: NodeId, node: &NewNode<'_>, now: UnixTime) -> Result<()> {
+/// The path of the folder holding `path` ('' for a child of the root).
+pub(crate) fn parent_path(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(parent, _)| parent)
+}
+
+/// Reads a node inside a write transaction and checks it is still where the caller
+/// checked it: same workspace, same path, same kind.
+pub(crate) async fn still_at(tx: &mut Transaction<'_, Sqlite>, expected: &NodeRecord) -> Result<NodeRecord> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM nodes WHERE uuid = $1"))
+        .bind(expected.id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let current = row.as_ref().map(from_row).transpose()?.ok_or(StoreError::Vanished)?;
+    if current.workspace != expected.workspace || current.path != expected.path || current.kind != expected.kind {
+        return Err(StoreError::Moved);
+    }
+    Ok(current)
+}
+
+/// Checks, inside a write transaction, that the parent of a new node is a folder at the
+/// path the new node's path implies.
+async fn check_parent(tx: &mut Transaction<'_, Sqlite>, node: &NewNode<'_>) -> Result<()> {
+    let row = sqlx::query("SELECT workspace, path, kind FROM nodes WHERE uuid = $1")
+        .bind(node.parent.to_string())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Err(StoreError::Vanished) };
+    let workspace: WorkspaceId = parse(&row, "workspace")?;
+    let path: &str = row.try_get("path")?;
+    let kind: &str = row.try_get("kind")?;
+    if workspace != node.workspace || path != parent_path(node.path) || kind != NodeKind::Collection.as_str() {
+        return Err(StoreError::Moved);
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert(
+    tx: &mut Transaction<'_, Sqlite>,
+    id: NodeId,
+    node: &NewNode<'_>,
+    now: UnixTime,
+) -> Result<()> {
     sqlx::query(&format!("INSERT INTO nodes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
         .bind(id.to_string())
         .bind(node.workspace.to_string())
@@ -147,14 +188,16 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Creates a node under an existing parent.
+    /// Creates a node under an existing parent, which is checked inside the write
+    /// transaction: it must still be a folder at the path `node.path` says.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the name is taken; [`StoreError::Vanished`] when the
-    /// parent was deleted meanwhile.
+    /// parent was deleted meanwhile; [`StoreError::Moved`] when it moved.
     pub async fn create_node(&self, node: &NewNode<'_>, now: UnixTime) -> Result<NodeRecord> {
         let id = NodeId::random();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        check_parent(&mut tx, node).await?;
         insert(&mut tx, id, node, now).await?;
         crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
@@ -162,20 +205,43 @@ impl Store {
     }
 
     /// Points the file at `node.path` to a new, complete blob: updates the existing file
-    /// (keeping its UUID) or creates it. Returns the node, whether it was created, and
-    /// the blob it replaced, which the caller removes after this commit.
+    /// (keeping its UUID) or creates it. Returns the node and whether it was created.
+    /// The blob it replaced goes to the collector (see `garbage`).
     ///
     /// # Errors
+    /// As [`Store::put_file_if`].
+    pub async fn put_file(&self, node: &NewNode<'_>, now: UnixTime) -> Result<(NodeRecord, bool)> {
+        self.put_file_if(node, now, &|_| true).await
+    }
+
+    /// As [`Store::put_file`], if `condition` holds on the file now at that path (`None`
+    /// when there is none), evaluated inside the write transaction: of two conditional
+    /// writes that race, the loser fails instead of overwriting the winner. The parent
+    /// is checked there too (a folder moved during an upload is not written at its old
+    /// path).
+    ///
+    /// # Errors
+    /// [`StoreError::PreconditionFailed`] when the condition does not hold;
     /// [`StoreError::Conflict`] when a folder has that path; [`StoreError::Vanished`] when
-    /// the parent was deleted meanwhile.
-    pub async fn put_file(&self, node: &NewNode<'_>, now: UnixTime) -> Result<(NodeRecord, bool, Option<BlobId>)> {
+    /// the parent was deleted meanwhile; [`StoreError::Moved`] when it moved.
+    pub async fn put_file_if(
+        &self,
+        node: &NewNode<'_>,
+        now: UnixTime,
+        condition: &(dyn Fn(Option<&NodeRecord>) -> bool + Sync),
+    ) -> Result<(NodeRecord, bool)> {
         let mut tx = self.begin_write().await?;
+        check_parent(&mut tx, node).await?;
         let existing = sqlx::query(&format!("SELECT {COLUMNS} FROM nodes WHERE workspace = $1 AND path = $2"))
             .bind(node.workspace.to_string())
             .bind(node.path)
             .fetch_optional(&mut *tx)
             .await?;
-        let (id, created, replaced) = match existing.as_ref().map(from_row).transpose()? {
+        let existing = existing.as_ref().map(from_row).transpose()?;
+        if !condition(existing.as_ref()) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        let (id, created) = match existing {
             Some(old) if old.kind == NodeKind::Collection => {
                 return Err(StoreError::Conflict("a folder with this name"));
             }
@@ -188,118 +254,20 @@ impl Store {
                     .bind(old.id.to_string())
                     .execute(&mut *tx)
                     .await?;
-                (old.id, false, old.blob)
+                if let Some(blob) = old.blob {
+                    crate::garbage::drop_blob(&mut tx, blob, now).await?;
+                }
+                (old.id, false)
             }
             None => {
                 let id = NodeId::random();
                 insert(&mut tx, id, node, now).await?;
-                (id, true, None)
+                (id, true)
             }
         };
         crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
         let record = self.node_by_id(id).await?.ok_or(StoreError::Vanished)?;
-        Ok((record, created, replaced))
-    }
-
-    /// Moves (and renames) a node with its subtree under `new_parent` at `new_path`,
-    /// possibly into another workspace. UUIDs are kept.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when the destination name is taken.
-    pub async fn move_node(
-        &self,
-        node: &NodeRecord,
-        new_workspace: WorkspaceId,
-        new_parent: NodeId,
-        new_path: &str,
-        now: UnixTime,
-    ) -> Result<NodeRecord> {
-        let name = new_path.rsplit('/').next().unwrap_or(new_path);
-        let (low, high) = subtree_bounds(&node.path);
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE nodes SET workspace = $1, parent = $2, path = $3, name = $4, mtime = $5 WHERE uuid = $6")
-            .bind(new_workspace.to_string())
-            .bind(new_parent.to_string())
-            .bind(new_path)
-            .bind(name)
-            .bind(now)
-            .bind(node.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::from_write)?;
-        sqlx::query(
-            "UPDATE nodes SET workspace = $1, path = $2 || substr(path, $3) \
-             WHERE workspace = $4 AND path > $5 AND path < $6",
-        )
-        .bind(new_workspace.to_string())
-        .bind(new_path)
-        // substr counts characters, not bytes, in SQLite and PostgreSQL alike.
-        .bind(i64::try_from(node.path.chars().count()).unwrap_or(i64::MAX) + 1)
-        .bind(node.workspace.to_string())
-        .bind(low)
-        .bind(high)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::from_write)?;
-        crate::keys::bump_tree_counter(&mut tx).await?;
-        tx.commit().await?;
-        self.node_by_id(node.id).await?.ok_or(StoreError::Vanished)
-    }
-
-    /// Inserts a copied subtree (parents before children) in one transaction.
-    ///
-    /// # Errors
-    /// [`StoreError::Conflict`] when the destination name is taken.
-    pub async fn insert_subtree(&self, nodes: &[(NodeId, NewNode<'_>)], now: UnixTime) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for (id, node) in nodes {
-            insert(&mut tx, *id, node, now).await?;
-        }
-        crate::keys::bump_tree_counter(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Deletes a node and its subtree; returns the blobs they pointed to, for the caller
-    /// to remove after this commit.
-    ///
-    /// # Errors
-    /// On a database failure.
-    pub async fn delete_subtree(&self, node: &NodeRecord) -> Result<Vec<BlobId>> {
-        let (low, high) = subtree_bounds(&node.path);
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(
-            "SELECT blob FROM nodes WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4)) AND blob IS NOT NULL",
-        )
-        .bind(node.workspace.to_string())
-        .bind(&node.path)
-        .bind(&low)
-        .bind(&high)
-        .fetch_all(&mut *tx)
-        .await?;
-        let blobs = rows.iter().map(|r| parse(r, "blob")).collect::<Result<Vec<_>>>()?;
-        sqlx::query("DELETE FROM nodes WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4))")
-            .bind(node.workspace.to_string())
-            .bind(&node.path)
-            .bind(&low)
-            .bind(&high)
-            .execute(&mut *tx)
-            .await?;
-        crate::keys::bump_tree_counter(&mut tx).await?;
-        tx.commit().await?;
-        Ok(blobs)
-    }
-
-    /// Whether any node points to this blob (used to sweep orphans at start).
-    ///
-    /// # Errors
-    /// On a database failure.
-    pub async fn blob_in_use(&self, blob: BlobId) -> Result<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM nodes WHERE blob = $1 LIMIT 1")
-            .bind(blob.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
+        Ok((record, created))
     }
 }

@@ -1,11 +1,11 @@
 //! Users: create, read, update, delete. Deleting a user deletes their personal
 //! workspace, grants, refresh tokens and personal access tokens with them.
 
-use cells_core::{BlobId, Login, Profile, UnixTime, UserId};
+use cells_core::{Login, Profile, UnixTime, UserId};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::row::{parse, parse_opt};
+use crate::row::parse;
 use crate::{Result, Store, StoreError};
 
 /// A user as stored. `password_hash` is an argon2id PHC string, never a password.
@@ -19,6 +19,9 @@ pub struct UserRecord {
     pub locked: bool,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
+    /// Moves when every login session of the user must end (password change, lock,
+    /// a stolen refresh token); login access tokens carry the value they were issued under.
+    pub session_gen: i64,
 }
 
 /// What creating a user needs.
@@ -38,7 +41,7 @@ pub struct UserUpdate {
     pub locked: Option<bool>,
 }
 
-const COLUMNS: &str = "uuid, login, display_name, profile, password_hash, locked, created_at, updated_at";
+const COLUMNS: &str = "uuid, login, display_name, profile, password_hash, locked, created_at, updated_at, session_gen";
 
 fn from_row(row: &SqliteRow) -> Result<UserRecord> {
     let login: &str = row.try_get("login")?;
@@ -51,7 +54,19 @@ fn from_row(row: &SqliteRow) -> Result<UserRecord> {
         locked: row.try_get("locked")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        session_gen: row.try_get("session_gen")?,
     })
+}
+
+/// Ends every login session of a user: their refresh tokens go, and the session
+/// generation moves so that their login access tokens are refused.
+pub(crate) async fn end_sessions(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, id: UserId) -> Result<()> {
+    sqlx::query("DELETE FROM refresh_tokens WHERE user_uuid = $1").bind(id.to_string()).execute(&mut **tx).await?;
+    sqlx::query("UPDATE users SET session_gen = session_gen + 1 WHERE uuid = $1")
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    crate::keys::bump_change_counter(tx).await
 }
 
 impl Store {
@@ -156,31 +171,29 @@ impl Store {
             crate::keys::bump_change_counter(&mut tx).await?;
         }
         if update.password_hash.is_some() || update.locked == Some(true) {
-            sqlx::query("DELETE FROM refresh_tokens WHERE user_uuid = $1")
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
+            end_sessions(&mut tx, id).await?;
         }
         tx.commit().await?;
         self.user_by_id(id).await
     }
 
-    /// Deletes a user with their personal workspace, grants and tokens. Returns the
-    /// blobs that no node refers to any more, for the caller to remove after the commit,
-    /// or `None` when there was no such user.
+    /// Deletes a user with their personal workspace, grants and tokens (the blobs of
+    /// their files go to the collector); `false` when there was no such user.
     ///
     /// # Errors
     /// On a database failure.
-    pub async fn delete_user(&self, id: UserId) -> Result<Option<Vec<BlobId>>> {
+    pub async fn delete_user(&self, id: UserId, now: UnixTime) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(
-            "SELECT n.blob FROM nodes n JOIN workspaces w ON w.uuid = n.workspace \
-             WHERE w.kind = 'personal' AND w.owner = $1 AND n.blob IS NOT NULL",
-        )
+        sqlx::query(&format!(
+            "{} SELECT DISTINCT n.blob, $2 FROM nodes n JOIN workspaces w ON w.uuid = n.workspace \
+             WHERE w.kind = 'personal' AND w.owner = $1 AND n.blob IS NOT NULL {}",
+            crate::garbage::INSERT,
+            crate::garbage::ON_CONFLICT
+        ))
         .bind(id.to_string())
-        .fetch_all(&mut *tx)
+        .bind(now)
+        .execute(&mut *tx)
         .await?;
-        let blobs = rows.iter().map(|r| parse_opt::<BlobId>(r, "blob")).collect::<Result<Vec<_>>>()?;
         sqlx::query(
             "DELETE FROM nodes WHERE workspace IN (SELECT uuid FROM workspaces WHERE kind = 'personal' AND owner = $1)",
         )
@@ -189,10 +202,10 @@ impl Store {
         .await?;
         let done = sqlx::query("DELETE FROM users WHERE uuid = $1").bind(id.to_string()).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         crate::keys::bump_change_counter(&mut tx).await?;
         tx.commit().await?;
-        Ok(Some(blobs.into_iter().flatten().collect()))
+        Ok(true)
     }
 }

@@ -189,29 +189,33 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    /// Deletes a custom workspace and its whole tree; returns the blobs to remove, or
-    /// `None` if there is no such custom workspace.
+    /// Deletes a custom workspace and its whole tree (its blobs go to the collector);
+    /// `false` if there is no such custom workspace.
     ///
     /// # Errors
     /// On a database failure.
-    pub async fn delete_workspace(&self, id: WorkspaceId) -> Result<Option<Vec<cells_core::BlobId>>> {
+    pub async fn delete_workspace(&self, id: WorkspaceId, now: UnixTime) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query("SELECT blob FROM nodes WHERE workspace = $1 AND blob IS NOT NULL")
-            .bind(id.to_string())
-            .fetch_all(&mut *tx)
-            .await?;
-        let blobs = rows.iter().map(|r| parse(r, "blob")).collect::<Result<Vec<_>>>()?;
+        sqlx::query(&format!(
+            "{} SELECT DISTINCT blob, $2 FROM nodes WHERE workspace = $1 AND blob IS NOT NULL {}",
+            crate::garbage::INSERT,
+            crate::garbage::ON_CONFLICT
+        ))
+        .bind(id.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM nodes WHERE workspace = $1").bind(id.to_string()).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM workspaces WHERE uuid = $1 AND kind = 'custom'")
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         crate::keys::bump_change_counter(&mut tx).await?;
         tx.commit().await?;
-        Ok(Some(blobs))
+        Ok(true)
     }
 
     /// Sets a user's rights on a workspace (replacing any earlier grant).

@@ -2,11 +2,10 @@
 //! within a second (it polls a change counter); caller mistakes exit with status 2.
 
 use std::process::Output;
-use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Session, TestServer, eventually};
+use crate::support::{Session, TestServer, within_a_second};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -67,24 +66,22 @@ async fn users_through_the_cli_while_the_server_runs() {
 
     // Lock and unlock: the server follows within a second.
     ok(server.cli(&["user", "lock", "-u", "frank"], None));
-    eventually("frank's token refused", Duration::from_secs(1), || async { status(&frank, "/a/tree/").await == 401 })
-        .await;
+    within_a_second("frank's token refused", || async { status(&frank, "/a/tree/").await == 401 }).await;
     let listed = ok(server.cli(&["user", "list"], None));
     assert!(listed.lines().any(|l| l.starts_with("frank ") && l.contains(" yes ")), "{listed}");
     let login = [("grant_type", "password"), ("username", "frank"), ("password", "frank password from stdin")];
     assert_eq!(server.token_request(&login).await.json()["error"], "invalid_grant");
     ok(server.cli(&["user", "unlock", "-u", "frank"], None));
-    eventually("frank's token accepted", Duration::from_secs(1), || async { status(&frank, "/a/tree/").await == 200 })
-        .await;
+    // Unlocked, frank logs in again; the login that the lock ended stays ended.
+    within_a_second("frank can log in again", || async { server.token_request(&login).await.status == 200 }).await;
+    server.login("frank", "frank password from stdin").await.get("/a/tree/").await.expect(200);
+    assert_eq!(status(&frank, "/a/tree/").await, 401, "a lock ends the logins made before it");
 
     // A new password retires the old one (cached Basic successes included).
     let old_basic = server.basic("erin", "erin-pässword");
     old_basic.get("/a/tree/").await.expect(200);
     ok(server.cli(&["user", "set-pwd", "-u", "erin", "-p", "erin-new-password"], None));
-    eventually("erin's old password refused", Duration::from_secs(1), || async {
-        status(&old_basic, "/a/tree/").await == 401
-    })
-    .await;
+    within_a_second("erin's old password refused", || async { status(&old_basic, "/a/tree/").await == 401 }).await;
     server.basic("erin", "erin-new-password").get("/a/tree/").await.expect(200);
     let reset = ok(server.cli(&["user", "set-pwd", "-u", "erin"], None));
     let fresh = after(&reset, "New password (shown once):");
@@ -95,8 +92,7 @@ async fn users_through_the_cli_while_the_server_runs() {
     // Deleting a user retires their tokens.
     gina.upload("/personal-files/g.txt", "gina's").await.expect(201);
     ok(server.cli(&["user", "delete", "-u", "gina"], None));
-    eventually("gina's token refused", Duration::from_secs(1), || async { status(&gina, "/a/tree/").await == 401 })
-        .await;
+    within_a_second("gina's token refused", || async { status(&gina, "/a/tree/").await == 401 }).await;
     admin.get("/a/users/gina").await.expect_error(404, "NotFound");
 
     // Caller mistakes: status 2, a message on stderr, nothing changed.
@@ -132,7 +128,7 @@ async fn workspaces_through_the_cli_while_the_server_runs() {
     alice.stat("/cli-room").await.expect_error(404, "NotFound");
 
     ok(server.cli(&["workspace", "grant", "-s", "cli-room", "-u", "alice", "-r", "rw"], None));
-    eventually("alice may write", Duration::from_secs(1), || async {
+    within_a_second("alice may write", || async {
         alice.upload("/cli-room/from alice #1.txt", "hello").await.status == 201
     })
     .await;
@@ -147,15 +143,12 @@ async fn workspaces_through_the_cli_while_the_server_runs() {
     // Probing with an existing folder name writes nothing: 409 while writable, then 403.
     alice.mkdir("/cli-room/probe").await.expect(201);
     ok(server.cli(&["workspace", "grant", "-s", "cli-room", "-u", "alice", "-r", "r"], None));
-    eventually("alice may only read", Duration::from_secs(1), || async {
-        alice.mkdir("/cli-room/probe").await.status == 403
-    })
-    .await;
+    within_a_second("alice may only read", || async { alice.mkdir("/cli-room/probe").await.status == 403 }).await;
     alice.upload("/cli-room/from alice #1.txt", "again").await.expect_error(403, "Forbidden");
     assert_eq!(alice.download("/cli-room/from alice #1.txt").await.expect(200).text(), "hello");
 
     ok(server.cli(&["workspace", "revoke", "-s", "cli-room", "-u", "alice"], None));
-    eventually("alice's grant revoked", Duration::from_secs(1), || async {
+    within_a_second("alice's grant revoked", || async {
         alice.download("/cli-room/from alice #1.txt").await.status == 404
     })
     .await;
@@ -175,15 +168,9 @@ async fn workspaces_through_the_cli_while_the_server_runs() {
 
     // Delete: the workspace and its content are gone for everyone.
     ok(server.cli(&["workspace", "grant", "-s", "cli-room", "-u", "alice", "-r", "r"], None));
-    eventually("alice sees it again", Duration::from_secs(1), || async {
-        status(&alice, "/a/tree/cli-room").await == 200
-    })
-    .await;
+    within_a_second("alice sees it again", || async { status(&alice, "/a/tree/cli-room").await == 200 }).await;
     ok(server.cli(&["workspace", "delete", "-s", "cli-room"], None));
-    eventually("the workspace is gone", Duration::from_secs(1), || async {
-        status(&alice, "/a/tree/cli-room").await == 404
-    })
-    .await;
+    within_a_second("the workspace is gone", || async { status(&alice, "/a/tree/cli-room").await == 404 }).await;
     admin.get("/a/workspaces/cli-room").await.expect_error(404, "NotFound");
     // The slug is free again.
     admin.post("/a/workspaces", &json!({"Slug": "cli-room"})).await.expect(201);

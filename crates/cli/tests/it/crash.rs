@@ -138,9 +138,12 @@ impl Drop for TinyDisk {
 async fn a_full_disk_refuses_the_upload_with_507_and_keeps_what_was_there() {
     let holder = tempfile::tempdir().unwrap();
     let blob_dir = holder.path().join("blobs on a tiny disk");
-    // Mounting needs root: CI runs as root; elsewhere this test says so and checks nothing.
+    // Mounting needs root: CI runs as root, and there a skip is a failure (a test that
+    // cannot run must not pass); elsewhere this test says so and checks nothing.
     let Some(_disk) = TinyDisk::mount(&blob_dir, "2m") else {
-        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        assert!(!in_ci, "CI=true, but a tmpfs cannot be mounted here: the full-disk test cannot run");
+        eprintln!("skipped: cannot mount a tmpfs here (not root?); under CI=true this fails");
         return;
     };
     let server = TestServer::start_with_storage(blob_dir.to_str().unwrap());

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{Session, TestServer, enc, long_name, random_bytes};
+use crate::support::{Session, TestServer, cli_ok, enc, long_name, random_bytes};
 
 async fn get_with(session: &Session, path: &str, headers: &[(&str, &str)]) -> crate::support::Reply {
     let mut request = session.request(Method::GET, &format!("/io{}", enc(path)));
@@ -230,7 +230,10 @@ async fn concurrent_writes_serialise_without_errors_or_leaks() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 15, "{statuses:?}");
     let content = admin.download("/common-files/race #1.txt").await.expect(200).text();
     assert!(bodies.contains(&content), "the content is a mix of uploads");
-    assert_eq!(count_blobs(), 1, "replaced blobs must be removed");
+    assert_eq!(count_blobs(), 16, "replaced blobs wait for the collector");
+    cli_ok(&server.cli(&["blobs", "collect", "--grace-secs", "0"], None));
+    assert_eq!(count_blobs(), 1, "the collector removes replaced blobs");
+    assert_eq!(admin.download("/common-files/race #1.txt").await.expect(200).text(), content);
 
     // Sixteen uploads to distinct names all succeed.
     let paths: Vec<String> = (0..16).map(|i| format!("/common-files/many {i} ü")).collect();
@@ -247,10 +250,11 @@ async fn concurrent_writes_serialise_without_errors_or_leaks() {
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| matches!(s, 201 | 409)), "{statuses:?}");
 
-    // Deleting everything removes every blob.
+    // Deleting everything, then collecting, removes every blob.
     for name in admin.names("/common-files").await {
         admin.delete(&format!("/a/tree{}", enc(&format!("/common-files/{name}")))).await.expect(204);
     }
+    cli_ok(&server.cli(&["blobs", "collect", "--grace-secs", "0"], None));
     assert_eq!(count_blobs(), 0);
 }
 

@@ -19,6 +19,10 @@
 //! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
 //! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
 //! - `dav_scopes`: no WebDAV method escapes a token's scopes.
+//! - `hardening_*`: the defects of the adversarial review (issue 6), one test each.
+//! - `concurrency`: racing moves, uploads into moving folders, cancelled copies, racing
+//!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
+//! - `console`: the web console's headers, and two scenarios in Chromium (playwright-core).
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -28,10 +32,15 @@ mod access;
 mod admin_cli;
 mod bad_input;
 mod client;
+mod concurrency;
+mod console;
 mod crash;
 mod dav;
 mod dav_peers;
 mod dav_scopes;
+mod hardening_access;
+mod hardening_limits;
+mod hardening_sessions;
 mod io;
 mod memory;
 mod oauth;

@@ -1,11 +1,11 @@
 //! `POST /oauth2/token`: the password and refresh grants, rotation, locked users, and
 //! the 401 of every refused credential.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use serde_json::json;
 
-use crate::support::{ADMIN_PASSWORD, Reply, TestServer, eventually};
+use crate::support::{ADMIN_PASSWORD, Reply, TestServer, within_a_second, within_a_second_of};
 
 #[track_caller]
 fn oauth_error(reply: &Reply, error: &str) {
@@ -76,13 +76,23 @@ async fn refresh_tokens_rotate() {
     server.bearer(access).get("/a/users").await.expect(200);
     server.bearer(first["access_token"].as_str().unwrap()).get("/a/users").await.expect(200);
 
-    // The old one is spent; the new one works once.
+    // The new one works once.
+    let third = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", next)]).await;
+    let third = third.expect(200).json();
+    let (third_access, third_next) =
+        (third["access_token"].as_str().unwrap(), third["refresh_token"].as_str().unwrap());
+    server.bearer(third_access).get("/a/users").await.expect(200);
+    // A spent one presented again is theft: the whole login ends, on every token of it.
     let replay = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
     oauth_error(&replay, "invalid_grant");
-    let third = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", next)]).await;
-    third.expect(200);
-    let again = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", next)]).await;
-    oauth_error(&again, "invalid_grant");
+    let after_theft = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", third_next)]).await;
+    oauth_error(&after_theft, "invalid_grant");
+    within_a_second("the login's access tokens refused after the theft", || async {
+        server.bearer(third_access).get("/a/users").await.status == 401
+    })
+    .await;
+    // Another login of the same user is not touched.
+    server.login("admin", ADMIN_PASSWORD).await.get("/a/users").await.expect(200);
     let forged = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", "made-up")]).await;
     oauth_error(&forged, "invalid_grant");
 }
@@ -137,14 +147,11 @@ async fn locking_a_user_stops_their_tokens_and_passwords_within_a_second() {
     dave_basic.get("/a/tree/").await.expect(200);
 
     admin.patch("/a/users/dave", &json!({"Locked": true})).await.expect(200);
-    eventually("dave's access token refused", Duration::from_secs(1), || async {
-        dave.get("/a/tree/").await.status == 401
-    })
-    .await;
-    eventually("dave's password refused", Duration::from_secs(1), || async {
-        dave_basic.get("/a/tree/").await.status == 401
-    })
-    .await;
+    let locked = Instant::now();
+    within_a_second_of(locked, "dave's access token refused", || async { dave.get("/a/tree/").await.status == 401 })
+        .await;
+    within_a_second_of(locked, "dave's password refused", || async { dave_basic.get("/a/tree/").await.status == 401 })
+        .await;
     let refused = server.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
     oauth_error(&refused, "invalid_grant");
     let login =
@@ -155,24 +162,15 @@ async fn locking_a_user_stops_their_tokens_and_passwords_within_a_second() {
 
     // Unlocked, the same credentials work again.
     admin.patch("/a/users/dave", &json!({"Locked": false})).await.expect(200);
-    eventually("dave's password accepted", Duration::from_secs(1), || async {
-        dave_basic.get("/a/tree/").await.status == 200
-    })
-    .await;
+    within_a_second("dave's password accepted", || async { dave_basic.get("/a/tree/").await.status == 200 }).await;
     server.login("dave", "dave-password").await.get("/a/tree/").await.expect(200);
 
     // A new password retires the old one at once; deleting the user retires everything.
     admin.patch("/a/users/dave", &json!({"Password": "dave-new-password"})).await.expect(200);
-    eventually("the old password refused", Duration::from_secs(1), || async {
-        dave_basic.get("/a/tree/").await.status == 401
-    })
-    .await;
+    within_a_second("the old password refused", || async { dave_basic.get("/a/tree/").await.status == 401 }).await;
     let fresh = server.login("dave", "dave-new-password").await;
     admin.delete("/a/users/dave").await.expect(204);
-    eventually("a deleted user's token refused", Duration::from_secs(1), || async {
-        fresh.get("/a/tree/").await.status == 401
-    })
-    .await;
+    within_a_second("a deleted user's token refused", || async { fresh.get("/a/tree/").await.status == 401 }).await;
     admin.get("/a/users/dave").await.expect_error(404, "NotFound");
 }
 

@@ -2,11 +2,9 @@
 //! adding up), its ancestors as read-only passages that list only the way down, both ends
 //! of every move and copy, scopes that follow their node, and never beyond the user.
 
-use std::time::Duration;
-
 use serde_json::json;
 
-use crate::support::{Reply, Session, TestServer, cli_usage_error, enc, eventually};
+use crate::support::{Reply, Session, TestServer, cli_usage_error, enc, within_a_second};
 use crate::tokens::records;
 
 /// `/common-files` as the admin lays it out: `reports` (`q1.txt`, `sub ü #2/deep 100%.txt`),
@@ -241,7 +239,7 @@ async fn a_scope_follows_its_node_and_may_name_one_file() {
 
     // The admin renames the folder, then moves it under other: the scope follows.
     move_node(admin, "/common-files/reports", "/common-files/reports-2026").await.expect(200);
-    eventually("the scope follows a rename", Duration::from_secs(1), || async {
+    within_a_second("the scope follows a rename", || async {
         folder.download("/common-files/reports-2026/q1.txt").await.status == 200
     })
     .await;
@@ -251,7 +249,7 @@ async fn a_scope_follows_its_node_and_may_name_one_file() {
     assert_eq!(file.download("/common-files/reports-2026/q1.txt").await.expect(200).text(), "q1 by file token");
 
     move_node(admin, "/common-files/reports-2026", "/common-files/other/archive ü").await.expect(200);
-    eventually("the scope follows a move", Duration::from_secs(1), || async {
+    within_a_second("the scope follows a move", || async {
         folder.download("/common-files/other/archive ü/q1.txt").await.status == 200
     })
     .await;
@@ -263,7 +261,7 @@ async fn a_scope_follows_its_node_and_may_name_one_file() {
     move_node(admin, "/common-files/other/archive ü/q1.txt", "/common-files/other/archive ü/Q1 final #1.txt")
         .await
         .expect(200);
-    eventually("the file scope follows", Duration::from_secs(1), || async {
+    within_a_second("the file scope follows", || async {
         file.download("/common-files/other/archive ü/Q1 final #1.txt").await.status == 200
     })
     .await;
@@ -271,7 +269,7 @@ async fn a_scope_follows_its_node_and_may_name_one_file() {
 
     // Gone: the scope reaches nothing.
     admin.delete(&format!("/io{}", enc("/common-files/other/archive ü/Q1 final #1.txt"))).await.expect(204);
-    eventually("a deleted node reaches nothing", Duration::from_secs(1), || async {
+    within_a_second("a deleted node reaches nothing", || async {
         file.stat("/common-files/other").await.status == 404
     })
     .await;
@@ -328,12 +326,12 @@ async fn a_scope_never_grants_beyond_the_user() {
 
     // The scope intersects the user's rights as they are now.
     admin.put_json("/a/workspaces/team-r/grants/alice", &json!({"Rights": "rw"})).await.expect(204);
-    eventually("alice may write now", Duration::from_secs(1), || async {
+    within_a_second("alice may write now", || async {
         token.upload("/team-r/plans # 1/b.txt", "b").await.status == 201
     })
     .await;
     admin.delete("/a/workspaces/team-r/grants/alice").await.expect(204);
-    eventually("alice's grant gone", Duration::from_secs(1), || async {
+    within_a_second("alice's grant gone", || async {
         token.download("/team-r/plans # 1/a ü.txt").await.status == 404
     })
     .await;

@@ -6,6 +6,8 @@
 //! - [`TestServer::raw`]: a bare HTTP/1.1 request over TCP, for targets that a URL
 //!   parser would normalise (`..`, `.`, bad percent-encoding).
 //! - [`Reply`]: status, headers and body, with assertions on the error shape.
+//! - [`eventually`]: polls until something holds; [`within_a_second`]: the one-second
+//!   promise of DESIGN.md for a change of access, checked so that load cannot break it.
 
 use std::fs::File;
 use std::future::Future;
@@ -32,6 +34,7 @@ pub struct TestServer {
     admin_password: Option<String>,
     log_level: String,
     storage_url: Option<String>,
+    extra_args: Vec<String>,
     stdout: Vec<String>,
     pub client: reqwest::Client,
 }
@@ -52,7 +55,21 @@ impl TestServer {
         Self::start_full(Some(ADMIN_PASSWORD), "info", Some(storage_url))
     }
 
+    /// Starts a server with more arguments to `cells start` (timeouts, proxies).
+    pub fn start_with_args(args: &[&str]) -> Self {
+        Self::start_full_args(Some(ADMIN_PASSWORD), "info", None, args)
+    }
+
     fn start_full(admin_password: Option<&str>, log_level: &str, storage_url: Option<&str>) -> Self {
+        Self::start_full_args(admin_password, log_level, storage_url, &[])
+    }
+
+    fn start_full_args(
+        admin_password: Option<&str>,
+        log_level: &str,
+        storage_url: Option<&str>,
+        args: &[&str],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let client = reqwest::Client::builder().no_proxy().build().expect("a reqwest client");
         let mut server = Self {
@@ -62,6 +79,7 @@ impl TestServer {
             admin_password: admin_password.map(str::to_owned),
             log_level: log_level.to_owned(),
             storage_url: storage_url.map(str::to_owned),
+            extra_args: args.iter().map(|a| (*a).to_owned()).collect(),
             stdout: Vec::new(),
             client,
         };
@@ -77,11 +95,21 @@ impl TestServer {
             .arg(self.data())
             .args(["--bind", "127.0.0.1:0", "--sftp-bind", "127.0.0.1:0"])
             .args(self.storage_url.iter().flat_map(|url| ["--storage-url", url.as_str()]))
+            .args(&self.extra_args)
             .env("CELLS_LOG", &self.log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));
-        for name in ["CELLS_CONFIG", "CELLS_DATA", "CELLS_DATABASE_URL", "CELLS_STORAGE_URL", "CELLS_BIND"] {
+        for name in [
+            "CELLS_CONFIG",
+            "CELLS_DATA",
+            "CELLS_DATABASE_URL",
+            "CELLS_STORAGE_URL",
+            "CELLS_BIND",
+            "CELLS_TRUSTED_PROXIES",
+            "CELLS_HTTP_HEADER_TIMEOUT",
+            "CELLS_HTTP_IDLE_TIMEOUT",
+        ] {
             command.env_remove(name);
         }
         match &self.admin_password {
@@ -330,6 +358,55 @@ where
         assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// What DESIGN.md promises for a change of access (revocation, lock, deletion, a password
+/// or a grant changed): every node and protocol follows it within one second.
+pub const PROMISED: Duration = Duration::from_secs(1);
+
+/// How long [`within_a_second`] waits for a change to show at all: generous, since on a
+/// loaded machine the requests that look for it can each take a long time.
+pub const GENEROUS: Duration = Duration::from_secs(15);
+
+/// Checks the one-second promise for a change that has just returned, in a way load on
+/// the test machine cannot break nor fake; returns the time until the change was seen.
+///
+/// `check` (a request that tells whether the change shows) is polled with [`eventually`]
+/// for up to [`GENEROUS`]. The promise is held to strictly, on what the server did: a
+/// check *sent* [`PROMISED`] or more after the change that does not see it fails the test
+/// at once, since that request reached the server after the deadline and was still
+/// served the old way. Load only delays requests (to after the deadline, where the server
+/// must already refuse them), so it cannot fail a server that keeps the promise; a
+/// server that takes longer is caught by the checks sent between the deadline and the
+/// moment it catches up. The time returned runs to the answer that saw the change, load
+/// included: it is printed, and bounded only by [`GENEROUS`].
+pub async fn within_a_second<F, Fut>(what: &str, check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    within_a_second_of(Instant::now(), what, check).await
+}
+
+/// [`within_a_second`] for a change that returned at `changed`, for a second effect of one
+/// change (checked after a first one was seen).
+pub async fn within_a_second_of<F, Fut>(changed: Instant, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let took = eventually(what, GENEROUS, || {
+        let sent = changed.elapsed();
+        let seen = check();
+        async move {
+            let seen = seen.await;
+            assert!(seen || sent < PROMISED, "{what}: not seen by a request sent {sent:?} after the change");
+            seen
+        }
+    })
+    .await;
+    eprintln!("{what}: seen {took:?} after the change");
+    took
 }
 
 impl TestServer {

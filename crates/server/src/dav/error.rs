@@ -82,6 +82,14 @@ fn service(err: ServiceError) -> Response {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             response
         }
+        ServiceError::Busy { retry_after } => {
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the server is busy checking passwords: try again in {retry_after} s"),
+            );
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
         ServiceError::PreconditionFailed => text(StatusCode::PRECONDITION_FAILED, "a precondition did not hold"),
         ServiceError::InsufficientStorage => {
             text(StatusCode::INSUFFICIENT_STORAGE, "the server has no room left for this content")

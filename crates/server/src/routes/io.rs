@@ -97,7 +97,7 @@ pub(crate) async fn serve_file(
     if *method == Method::HEAD {
         return Ok((status, response_headers).into_response());
     }
-    let body = match state.cells.read_file(node, range).await? {
+    let body = match state.cells.read_file(principal, node, range).await? {
         BlobReader::Whole(bytes) => Body::from(bytes),
         BlobReader::Stream(stream) => Body::from_stream(stream),
     };
@@ -153,11 +153,21 @@ pub(crate) async fn receive_file(
         })?;
         if let Err(err) = upload.write(&chunk).await {
             drop(upload);
-            drain(&mut stream).await;
+            // A refusal the client can act on gets its answer read (the disk is full);
+            // credentials that ended get none of the server's time.
+            if !matches!(err, ServiceError::Unauthenticated) {
+                drain(&mut stream).await;
+            }
             return Err(err.into());
         }
     }
-    Ok(state.cells.commit_upload(upload).await?)
+    // The conditions again, on the file as it is when the upload commits, inside the
+    // commit's transaction: of two racing `If-None-Match: *` uploads, one gets 412.
+    let holds = |current: Option<&cells_service::NodeRecord>| {
+        let (etag, mtime) = (current.map(|n| n.etag.as_str()), current.map(|n| n.mtime));
+        evaluate(&conditions, etag, mtime, false) == Precondition::Proceed
+    };
+    Ok(state.cells.commit_upload_if(upload, &holds).await?)
 }
 
 /// Reads and discards what is left of a refused upload (up to [`DRAIN_LIMIT`]), so the

@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/a/openapi.json", get(ops::openapi))
         .route("/oauth2/token", post(oauth::token))
+        .route("/oauth2/revoke", post(oauth::revoke))
         .route("/a/auth/token/personal", post(tokens::create_personal_token))
         .route("/a/auth/token/impersonate", post(tokens::impersonate_token))
         .route("/a/auth/token/document", post(tokens::create_document_token))
@@ -42,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/dav", any(crate::dav::serve))
         .route("/dav/", any(crate::dav::serve))
         .route("/dav/{*path}", any(crate::dav::serve))
+        // The web console (`/` and `/assets/...`): static pages, not part of the REST API.
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::observe::observe))

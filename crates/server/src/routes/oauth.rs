@@ -1,10 +1,11 @@
-//! `POST /oauth2/token`: the RFC 6749 `password` and `refresh_token` grants.
+//! `POST /oauth2/token`: the RFC 6749 `password` and `refresh_token` grants;
+//! `POST /oauth2/revoke`: RFC 7009 revocation, which is how a login ends (logout).
 //!
 //! Errors carry RFC 6749's `error` and `error_description` beside the usual
 //! `Code`/`Title`/`Detail`, so OAuth2 clients and our own scripts both read them.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cells_service::ServiceError;
@@ -38,7 +39,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    crate::client::ClientIp(ip): crate::client::ClientIp,
     form: Result<Form<TokenRequest>, crate::error::ApiError>,
 ) -> Response {
     let Ok(Form(form)) = form else {
@@ -46,7 +47,7 @@ pub async fn token(
     };
     let result = match form.grant_type.as_deref() {
         Some("password") => match (form.username, form.password) {
-            (Some(username), Some(password)) => state.cells.login_password(&username, password, Some(peer.ip())).await,
+            (Some(username), Some(password)) => state.cells.login_password(&username, password, ip).await,
             _ => {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
@@ -81,6 +82,33 @@ pub async fn token(
             response
         }
         Err(ServiceError::InvalidGrant) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid credentials"),
+        Err(err) => crate::error::ApiError::from(err).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RevokeRequest {
+    token: Option<SecretString>,
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): `token` is a refresh token or a login access token
+/// of the login to end. Its whole login ends: the refresh token, its successors, and the
+/// access tokens issued from it, on every process within a second. An unknown token is
+/// answered the same 200 (section 2.2), so the route tells nothing about tokens.
+pub async fn revoke(
+    State(state): State<AppState>,
+    form: Result<Form<RevokeRequest>, crate::error::ApiError>,
+) -> Response {
+    let token = match form {
+        Ok(Form(RevokeRequest { token: Some(token) })) => token,
+        _ => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "expected a form-encoded body with token"),
+    };
+    match state.cells.logout(&token).await {
+        Ok(()) => {
+            let mut response = StatusCode::OK.into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
         Err(err) => crate::error::ApiError::from(err).into_response(),
     }
 }

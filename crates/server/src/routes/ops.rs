@@ -26,6 +26,11 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     text.push_str("# TYPE cells_token_usage_writes_total counter\n");
     text.push_str(&format!("cells_token_usage_writes_total {}\n", state.cells.token_usage_writes()));
+    text.push_str(
+        "# HELP cells_token_failure_writes_total Writes of personal access token refusals to their audit data.\n",
+    );
+    text.push_str("# TYPE cells_token_failure_writes_total counter\n");
+    text.push_str(&format!("cells_token_failure_writes_total {}\n", state.cells.token_failure_writes()));
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 

@@ -71,8 +71,9 @@ pub struct CreatedToken {
     uuid: String,
 }
 
-fn created((record, secret): (TokenRecord, PatSecret)) -> (StatusCode, JsonAnswer<CreatedToken>) {
-    (StatusCode::OK, JsonAnswer(CreatedToken { access_token: secret.expose().to_owned(), uuid: record.id.to_string() }))
+fn created((record, secret): (TokenRecord, PatSecret)) -> (StatusCode, crate::wire::NoStore, JsonAnswer<CreatedToken>) {
+    let answer = CreatedToken { access_token: secret.expose().to_owned(), uuid: record.id.to_string() };
+    (StatusCode::OK, crate::wire::no_store(), JsonAnswer(answer))
 }
 
 /// `POST /a/auth/token/personal`: a token for the caller.
@@ -80,7 +81,7 @@ pub async fn create_personal_token(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Json(body): Json<CreateTokenRequest>,
-) -> ApiResult<(StatusCode, JsonAnswer<CreatedToken>)> {
+) -> ApiResult<(StatusCode, crate::wire::NoStore, JsonAnswer<CreatedToken>)> {
     if body.user_login.is_some() {
         return Err(ApiError::bad_request("UserLogin belongs to /a/auth/token/impersonate"));
     }
@@ -92,7 +93,7 @@ pub async fn impersonate_token(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Json(mut body): Json<CreateTokenRequest>,
-) -> ApiResult<(StatusCode, JsonAnswer<CreatedToken>)> {
+) -> ApiResult<(StatusCode, crate::wire::NoStore, JsonAnswer<CreatedToken>)> {
     let admin = principal.admin()?;
     let login = body.user_login.take().ok_or_else(|| ApiError::bad_request("UserLogin is required"))?;
     Ok(created(state.cells.create_token_for(admin, &login, body.spec()?, principal.login.as_str()).await?))
@@ -109,8 +110,8 @@ pub async fn create_document_token(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Json(body): Json<DocumentTokenRequest>,
-) -> ApiResult<(StatusCode, JsonAnswer<CreatedToken>)> {
-    let path = cells_core::TreePath::parse_absolute(&body.path)
+) -> ApiResult<(StatusCode, crate::wire::NoStore, JsonAnswer<CreatedToken>)> {
+    let path = cells_core::TreePath::parse_given(&body.path)
         .map_err(|e| ApiError::bad_request(format!("invalid Path {:?}: {e}", body.path)))?;
     Ok(created(state.cells.create_document_token(&principal, &path).await?))
 }

@@ -93,7 +93,7 @@ pub async fn stat_by_uuid(
 }
 
 fn parse_path(field: &str, text: &str) -> ApiResult<TreePath> {
-    TreePath::parse_absolute(text).map_err(|e| ApiError::bad_request(format!("invalid {field} {text:?}: {e}")))
+    TreePath::parse_given(text).map_err(|e| ApiError::bad_request(format!("invalid {field} {text:?}: {e}")))
 }
 
 #[derive(Deserialize)]

@@ -67,7 +67,7 @@ pub async fn create_user(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     Json(body): Json<CreateUserRequest>,
-) -> ApiResult<(StatusCode, JsonAnswer<CreateUserAnswer>)> {
+) -> ApiResult<(StatusCode, crate::wire::NoStore, JsonAnswer<CreateUserAnswer>)> {
     let admin = principal.admin()?;
     let new = CreateUser {
         login: body.login,
@@ -80,7 +80,7 @@ pub async fn create_user(
         user: UserJson::from(&user),
         generated_password: generated.map(|p| p.expose_secret().to_owned()),
     };
-    Ok((StatusCode::CREATED, JsonAnswer(answer)))
+    Ok((StatusCode::CREATED, crate::wire::no_store(), JsonAnswer(answer)))
 }
 
 #[derive(Deserialize)]

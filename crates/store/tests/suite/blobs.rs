@@ -99,18 +99,25 @@ pub async fn blobs_dropped_writer_leaves_nothing(blobs: &Blobs, root: &std::path
     assert!(tmp_files(root).is_empty());
 }
 
-pub async fn blobs_copy_and_delete(blobs: &Blobs, _root: &std::path::Path) {
+pub async fn blobs_delete_and_age(blobs: &Blobs, root: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
     let data = pattern(256 * 1024 + 3);
     let id = write_blob(blobs, &data, 4096).await;
-    let copy = blobs.copy(id).await.expect("copy");
-    assert_ne!(copy, id);
+    let other = write_blob(blobs, &data[..10], 10).await;
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    let old = blobs.old_blobs(later).await.expect("scan");
+    assert!(old.contains(&id) && old.contains(&other), "{old:?}");
+    assert!(blobs.old_blobs(std::time::SystemTime::UNIX_EPOCH).await.expect("scan").is_empty(), "none older than 1970");
+    let shard = std::fs::read_dir(root.join("blobs")).expect("shards").next().expect("a shard").expect("entry");
+    assert_eq!(shard.metadata().expect("meta").permissions().mode() & 0o777, 0o700, "blob folders are private");
+    let file = std::fs::read_dir(shard.path()).expect("blobs").next().expect("a blob").expect("entry");
+    assert_eq!(file.metadata().expect("meta").permissions().mode() & 0o777, 0o600, "blob files are private");
     blobs.delete(vec![id]).await.expect("delete");
     assert!(blobs.read(id, 0, 1).await.is_err(), "a deleted blob is gone");
-    assert!(read_all(blobs, copy, 0, data.len() as u64).await.0 == data, "the copy outlives its source");
+    assert_eq!(read_all(blobs, other, 0, 10).await.0, data[..10], "others stay");
 
     blobs.delete(vec![id, BlobId::random()]).await.expect("deleting a missing blob is fine");
     blobs.delete(Vec::new()).await.expect("deleting nothing is fine");
-    assert!(blobs.copy(BlobId::random()).await.is_err(), "copying a missing blob is an error");
 }
 
 pub async fn blobs_sweep_temporary(blobs: &Blobs, root: &std::path::Path) {

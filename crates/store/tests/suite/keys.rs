@@ -3,35 +3,48 @@
 use std::collections::BTreeSet;
 
 use cells_core::{BlobId, NodeId, NodeKind, Rights};
-use cells_store::{NewNode, Store};
+use cells_store::{NewNode, Redeemed, Store};
 
 use super::{NOW, counter, file, folder, new_user, node, root_record, set};
 
 pub async fn refresh_tokens_redeem_once(store: &Store) {
     let user = new_user(store, "oauth").await;
-    store.insert_refresh_token("h-live", user, NOW, NOW + 60).await.expect("insert");
-    store.insert_refresh_token("h-expired", user, NOW - 100, NOW).await.expect("insert");
-    store.insert_refresh_token("h-later", user, NOW, NOW + 3600).await.expect("insert");
-    store.insert_refresh_token("h-race", user, NOW, NOW + 3600).await.expect("insert");
+    store.insert_refresh_token("h-live", "fam-1", user, NOW, NOW + 60).await.expect("insert");
+    store.insert_refresh_token("h-expired", "fam-2", user, NOW - 100, NOW).await.expect("insert");
+    store.insert_refresh_token("h-later", "fam-3", user, NOW, NOW + 3600).await.expect("insert");
+    store.insert_refresh_token("h-race", "fam-4", user, NOW, NOW + 3600).await.expect("insert");
+    let rotate = |old: &'static str, next: &'static str, at| store.rotate_refresh_token(old, next, at, at + 60);
 
-    assert_eq!(store.redeem_refresh_token("h-live", NOW + 59).await.expect("redeem"), Some(user));
-    assert_eq!(store.redeem_refresh_token("h-live", NOW + 59).await.expect("redeem"), None, "used once");
-    assert_eq!(store.redeem_refresh_token("h-expired", NOW).await.expect("redeem"), None, "expires at its time");
-    assert_eq!(store.redeem_refresh_token("h-unknown", NOW).await.expect("redeem"), None);
-    assert_eq!(store.redeem_refresh_token("H-LATER", NOW).await.expect("redeem"), None, "hashes match exactly");
+    let family = "fam-1".to_owned();
+    assert_eq!(rotate("h-live", "h-live-2", NOW + 59).await.expect("redeem"), Redeemed::Valid { user, family });
+    assert!(store.refresh_family_alive("fam-1", NOW + 59).await.expect("alive"), "the successor keeps the login");
+    assert_eq!(rotate("h-expired", "x1", NOW).await.expect("redeem"), Redeemed::Unknown, "expires at its time");
+    assert_eq!(rotate("h-unknown", "x2", NOW).await.expect("redeem"), Redeemed::Unknown);
+    assert_eq!(rotate("H-LATER", "x3", NOW).await.expect("redeem"), Redeemed::Unknown, "hashes match exactly");
 
-    let (x, y) =
-        tokio::join!(store.redeem_refresh_token("h-race", NOW + 1), store.redeem_refresh_token("h-race", NOW + 1));
-    let winners = [x.expect("redeem"), y.expect("redeem")].into_iter().flatten().count();
-    assert_eq!(winners, 1, "a token redeemed twice at once is honoured once");
+    // Used twice: theft. The whole family ends, the successor included.
+    assert_eq!(rotate("h-live", "h-live-3", NOW + 59).await.expect("redeem"), Redeemed::Reused { user });
+    assert!(!store.refresh_family_alive("fam-1", NOW + 59).await.expect("alive"));
+    assert_eq!(rotate("h-live-2", "h-live-4", NOW + 59).await.expect("redeem"), Redeemed::Unknown);
 
-    store.insert_refresh_token("h-old-1", user, NOW, NOW + 10).await.expect("insert");
-    store.insert_refresh_token("h-old-2", user, NOW, NOW + 20).await.expect("insert");
-    assert_eq!(store.prune_refresh_tokens(NOW + 20).await.expect("prune"), 2);
+    let (x, y) = tokio::join!(rotate("h-race", "r1", NOW + 1), rotate("h-race", "r2", NOW + 1));
+    let results = [x.expect("redeem"), y.expect("redeem")];
+    let winners = results.iter().filter(|r| matches!(r, Redeemed::Valid { .. })).count();
+    assert_eq!(winners, 1, "a token redeemed twice at once is honoured once: {results:?}");
+
+    // Logout ends a family by any of its tokens; others are untouched.
+    assert!(store.end_refresh_family_of("h-later").await.expect("logout"));
+    assert!(!store.refresh_family_alive("fam-3", NOW).await.expect("alive"));
+    assert!(!store.end_refresh_family_of("h-never").await.expect("logout"));
+
+    store.insert_refresh_token("h-old-1", "fam-5", user, NOW, NOW + 10).await.expect("insert");
+    store.insert_refresh_token("h-old-2", "fam-5", user, NOW, NOW + 20).await.expect("insert");
+    store.insert_refresh_token("h-stays", "fam-6", user, NOW, NOW + 3600).await.expect("insert");
+    let pruned = store.prune_refresh_tokens(NOW + 20).await.expect("prune");
+    assert!(pruned >= 2, "{pruned}");
     assert_eq!(store.prune_refresh_tokens(NOW + 20).await.expect("prune"), 0);
-    assert_eq!(
-        store.redeem_refresh_token("h-later", NOW + 21).await.expect("redeem"),
-        Some(user),
+    assert!(
+        matches!(rotate("h-stays", "h-stays-2", NOW + 21).await.expect("redeem"), Redeemed::Valid { .. }),
         "pruning spares live tokens"
     );
 }
@@ -75,7 +88,7 @@ pub async fn change_counter_only_grows(store: &Store) {
             0 => store.set_grant(ws.id, user, Rights::READ).await.expect("grant"),
             1 => store.set_setting("k", "v").await.expect("setting"),
             _ => {
-                store.delete_user(user).await.expect("delete").expect("existed");
+                assert!(store.delete_user(user, NOW).await.expect("delete"), "existed");
             }
         }
         let now = counter(store).await;
@@ -108,7 +121,7 @@ pub async fn concurrent_writes_wait_their_turn(store: &Store) {
                 size: 1,
                 blob: Some(blob),
             };
-            store.put_file(&new, NOW).await.map(|(node, created, replaced)| (node.id, created, replaced, blob))
+            store.put_file(&new, NOW).await.map(|(node, created)| (node.id, created, blob))
         })
     };
     let distinct: Vec<_> = (0..16).map(|i| put(format!("f {i} \u{e9}"))).collect();
@@ -117,12 +130,12 @@ pub async fn concurrent_writes_wait_their_turn(store: &Store) {
         .iter()
         .map(|f| {
             let (store, f) = (store.clone(), f.clone());
-            tokio::spawn(async move { store.delete_subtree(&f).await })
+            tokio::spawn(async move { store.delete_subtree(&f, NOW).await })
         })
         .collect();
 
     for handle in distinct {
-        let (_, created, _, _) = handle.await.expect("join").expect("concurrent upload of another file");
+        let (_, created, _) = handle.await.expect("join").expect("concurrent upload of another file");
         assert!(created);
     }
     let mut same_results = Vec::new();
@@ -130,18 +143,18 @@ pub async fn concurrent_writes_wait_their_turn(store: &Store) {
         same_results.push(handle.await.expect("join").expect("concurrent upload of the same file"));
     }
     for handle in deletes {
-        assert_eq!(handle.await.expect("join").expect("concurrent delete").len(), 1);
+        assert_eq!(handle.await.expect("join").expect("concurrent delete"), 2, "the folder and its file");
     }
     assert_eq!(same_results.iter().filter(|r| r.1).count(), 1, "one upload creates, the others replace");
     let ids: BTreeSet<NodeId> = same_results.iter().map(|r| r.0).collect();
     assert_eq!(ids.len(), 1, "one node, one UUID");
-    // Every blob but the last one written is handed back exactly once.
-    let written = set(same_results.iter().map(|r| r.3));
-    let replaced = set(same_results.iter().filter_map(|r| r.2));
-    assert_eq!(replaced.len(), 7);
-    assert!(replaced.is_subset(&written));
+    // Every blob but the last one written goes to the collector.
+    let written = set(same_results.iter().map(|r| r.2));
     let last = node(store, ws.id, "same name %").await.blob.expect("a blob");
-    assert!(!replaced.contains(&last.to_string()));
+    assert!(written.contains(&last.to_string()));
+    let collectable = set(store.collectable_blobs(NOW, 1000).await.expect("garbage"));
+    assert_eq!(collectable.intersection(&written).count(), 7, "the seven replaced blobs, not the last");
+    assert!(!collectable.contains(&last.to_string()));
     let (_, total) = store.list_children(root.id, 0, 0).await.expect("list");
     assert_eq!(total, 17);
 }

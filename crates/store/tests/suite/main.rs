@@ -87,10 +87,8 @@ async fn file(store: &Store, parent: &NodeRecord, name: &str) -> (NodeRecord, Bl
         size: 42,
         blob: Some(blob),
     };
-    let (node, created, replaced) =
-        store.put_file(&new, NOW).await.unwrap_or_else(|e| panic!("put file {path:?}: {e}"));
+    let (node, created) = store.put_file(&new, NOW).await.unwrap_or_else(|e| panic!("put file {path:?}: {e}"));
     assert!(created, "{path:?} is new");
-    assert_eq!(replaced, None);
     (node, blob)
 }
 
@@ -184,9 +182,10 @@ sqlite_suite!(
     move_folder_keeps_uuids_and_rewrites_paths,
     move_across_workspaces,
     move_onto_taken_name_is_a_conflict,
-    insert_subtree_inserts_all_or_nothing,
+    copy_subtree_copies_all_or_nothing,
+    writes_on_stale_records_change_nothing,
     subtree_lists_parents_first_and_nothing_else,
-    delete_subtree_returns_blobs_and_spares_siblings,
+    delete_subtree_drops_blobs_and_spares_siblings,
     refresh_tokens_redeem_once,
     server_key_first_value_wins,
     settings_round_trip,
@@ -236,7 +235,7 @@ macro_rules! local_blobs_suite {
 local_blobs_suite!(
     blobs_round_trip,
     blobs_dropped_writer_leaves_nothing,
-    blobs_copy_and_delete,
+    blobs_delete_and_age,
     blobs_sweep_temporary,
     small_blobs_are_served_from_memory,
 );

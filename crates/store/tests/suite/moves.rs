@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use cells_core::{BlobId, NodeId, NodeKind, WorkspaceId};
-use cells_store::{NewNode, NodeRecord, Store, StoreError};
+use cells_core::{BlobId, NodeId, WorkspaceId};
+use cells_store::{Destination, NodeRecord, Store, StoreError};
 
 use super::{NOW, absent, file, folder, new_user, node, personal_root, prefix_siblings, root_record, set};
 
@@ -63,7 +63,7 @@ pub async fn move_folder_keeps_uuids_and_rewrites_paths(store: &Store) {
     // Move and rename into another folder.
     let a = node(store, ws.id, "base 100% #/a").await;
     let new_path = "dest \u{2713}/a d\u{e9}plac\u{e9} 100% #";
-    let moved = store.move_node(&a, ws.id, dest.id, new_path, NOW + 9).await.expect("move");
+    let moved = store.move_node(&a, &Destination { parent: &dest, path: new_path }, NOW + 9).await.expect("move");
     assert_eq!(moved.id, a.id);
     assert_eq!(moved.path, new_path);
     assert_eq!(moved.name, "a d\u{e9}plac\u{e9} 100% #");
@@ -82,17 +82,20 @@ pub async fn move_folder_keeps_uuids_and_rewrites_paths(store: &Store) {
     // Move again from a path holding multi-byte characters (the path rewrite must count
     // characters, not bytes) back to the root, under a short name.
     let moved = node(store, ws.id, new_path).await;
-    store.move_node(&moved, ws.id, root.id, "\u{e9}", NOW + 10).await.expect("second move");
+    store.move_node(&moved, &Destination { parent: &root, path: "\u{e9}" }, NOW + 10).await.expect("second move");
     assert_moved(store, ws.id, "\u{e9}", &ids).await;
 
     // Rename in place, to a name that is a prefix-sibling of an existing one.
     let here = node(store, ws.id, "\u{e9}").await;
-    store.move_node(&here, ws.id, root.id, "\u{e9}\u{e9}\u{e9} long name \u{1F600}", NOW + 11).await.expect("rename");
+    store
+        .move_node(&here, &Destination { parent: &root, path: "\u{e9}\u{e9}\u{e9} long name \u{1F600}" }, NOW + 11)
+        .await
+        .expect("rename");
     assert_moved(store, ws.id, "\u{e9}\u{e9}\u{e9} long name \u{1F600}", &ids).await;
 
     // And back to where it was, next to its prefix siblings.
     let here = node(store, ws.id, "\u{e9}\u{e9}\u{e9} long name \u{1F600}").await;
-    store.move_node(&here, ws.id, base.id, "base 100% #/a", NOW + 12).await.expect("move back");
+    store.move_node(&here, &Destination { parent: &base, path: "base 100% #/a" }, NOW + 12).await.expect("move back");
     assert_moved(store, ws.id, "base 100% #/a", &ids).await;
     for before in &before_siblings {
         assert_eq!(&node(store, ws.id, &before.path).await, before, "{:?} must not move", before.path);
@@ -100,7 +103,8 @@ pub async fn move_folder_keeps_uuids_and_rewrites_paths(store: &Store) {
 
     // Moving a file.
     let f = node(store, ws.id, "base 100% #/a/f.txt").await;
-    let moved = store.move_node(&f, ws.id, root.id, "f #2.txt", NOW + 13).await.expect("move file");
+    let moved =
+        store.move_node(&f, &Destination { parent: &root, path: "f #2.txt" }, NOW + 13).await.expect("move file");
     assert_eq!((moved.id, moved.path.as_str(), moved.blob), (f.id, "f #2.txt", f.blob));
 }
 
@@ -118,7 +122,8 @@ pub async fn move_across_workspaces(store: &Store) {
     let (decoy_file, _) = file(store, &decoy, "f.txt").await;
 
     let a = node(store, personal, "a").await;
-    let moved = store.move_node(&a, team.id, into.id, "inbox/a", NOW + 1).await.expect("move across");
+    let moved =
+        store.move_node(&a, &Destination { parent: &into, path: "inbox/a" }, NOW + 1).await.expect("move across");
     assert_eq!((moved.workspace, moved.parent), (team.id, Some(into.id)));
     assert_moved(store, team.id, "inbox/a", &ids).await;
     for (rel, _) in ids.iter().filter(|(rel, _)| !rel.is_empty()) {
@@ -146,8 +151,7 @@ pub async fn move_onto_taken_name_is_a_conflict(store: &Store) {
     let a = node(store, ws.id, "a").await;
 
     for target in ["taken #", "ab", "a0"] {
-        let parent = root.id;
-        match store.move_node(&a, ws.id, parent, target, NOW + 1).await {
+        match store.move_node(&a, &Destination { parent: &root, path: target }, NOW + 1).await {
             Err(StoreError::Conflict(what)) => assert!(what.contains("name"), "names the field: {what}"),
             other => panic!("expected a conflict moving onto {target:?}, got {other:?}"),
         }
@@ -158,87 +162,94 @@ pub async fn move_onto_taken_name_is_a_conflict(store: &Store) {
     assert_eq!(node(store, ws.id, "taken #").await.id, other.id);
 }
 
-pub async fn insert_subtree_inserts_all_or_nothing(store: &Store) {
+pub async fn copy_subtree_copies_all_or_nothing(store: &Store) {
     let ws = store.create_workspace("copies", "Copies", NOW).await.expect("create");
     let root = root_record(store, ws.id).await;
-    let (top, sub, leaf) = (NodeId::random(), NodeId::random(), NodeId::random());
-    let blob = BlobId::random();
-    let nodes = [
-        (
-            top,
-            NewNode {
-                workspace: ws.id,
-                parent: root.id,
-                path: "copie #1",
-                name: "copie #1",
-                kind: NodeKind::Collection,
-                size: 0,
-                blob: None,
-            },
-        ),
-        (
-            sub,
-            NewNode {
-                workspace: ws.id,
-                parent: top,
-                path: "copie #1/\u{e9}t\u{e9} %",
-                name: "\u{e9}t\u{e9} %",
-                kind: NodeKind::Collection,
-                size: 0,
-                blob: None,
-            },
-        ),
-        (
-            leaf,
-            NewNode {
-                workspace: ws.id,
-                parent: sub,
-                path: "copie #1/\u{e9}t\u{e9} %/x.bin",
-                name: "x.bin",
-                kind: NodeKind::Leaf,
-                size: 7,
-                blob: Some(blob),
-            },
-        ),
-    ];
-    store.insert_subtree(&nodes, NOW).await.expect("insert subtree");
-    assert_eq!(node(store, ws.id, "copie #1").await.id, top);
-    let got = node(store, ws.id, "copie #1/\u{e9}t\u{e9} %/x.bin").await;
-    assert_eq!((got.id, got.parent, got.size, got.blob), (leaf, Some(sub), 7, Some(blob)));
-    assert_eq!(store.subtree(&node(store, ws.id, "copie #1").await).await.expect("subtree").len(), 3);
+    let base = folder(store, &root, "base").await;
+    let (ids, siblings, blobs) = folder_a(store, &base).await;
+    let dest = folder(store, &root, "dest \u{2713}").await;
+    let a = node(store, ws.id, "base/a").await;
 
-    // A clash anywhere inserts nothing.
-    let (fresh, clash) = (NodeId::random(), NodeId::random());
-    let nodes = [
-        (
-            fresh,
-            NewNode {
-                workspace: ws.id,
-                parent: root.id,
-                path: "copie #2",
-                name: "copie #2",
-                kind: NodeKind::Collection,
-                size: 0,
-                blob: None,
-            },
-        ),
-        (
-            clash,
-            NewNode {
-                workspace: ws.id,
-                parent: root.id,
-                path: "copie #1",
-                name: "copie #1",
-                kind: NodeKind::Collection,
-                size: 0,
-                blob: None,
-            },
-        ),
-    ];
-    assert!(matches!(store.insert_subtree(&nodes, NOW).await, Err(StoreError::Conflict(_))));
-    assert!(absent(store, ws.id, "copie #2").await);
-    assert!(store.node_by_id(fresh).await.expect("read").is_none());
-    store.insert_subtree(&[], NOW).await.expect("an empty copy is fine");
+    let copy = store.copy_subtree(&a, &Destination { parent: &dest, path: "dest \u{2713}/copie #1" }, NOW + 5).await;
+    let copy = copy.expect("copy");
+    assert_ne!(copy.id, a.id);
+    assert_eq!(
+        (copy.path.as_str(), copy.name.as_str(), copy.parent),
+        ("dest \u{2713}/copie #1", "copie #1", Some(dest.id))
+    );
+    // Every node has its copy, with a new id, the same blob, and a parent that is the
+    // copy of its own parent.
+    let copied = store.subtree(&copy).await.expect("subtree");
+    assert_eq!(copied.len(), ids.len());
+    for (rel, id) in &ids {
+        let original = store.node_by_id(*id).await.expect("read").expect("source stays");
+        let path =
+            if rel.is_empty() { "dest \u{2713}/copie #1".to_owned() } else { format!("dest \u{2713}/copie #1/{rel}") };
+        let twin = node(store, ws.id, &path).await;
+        assert_ne!(twin.id, original.id, "{rel:?} gets a new UUID");
+        assert_eq!((twin.kind, twin.size, twin.blob), (original.kind, original.size, original.blob), "{rel:?}");
+        assert_ne!(twin.etag, original.etag);
+        if !rel.is_empty() {
+            let parent_path = path.rsplit_once('/').map_or("", |(p, _)| p);
+            assert_eq!(twin.parent, Some(node(store, ws.id, parent_path).await.id), "parent of {rel:?}");
+        }
+    }
+    assert_moved(store, ws.id, "base/a", &ids).await;
+    for blob in &blobs {
+        assert!(store.blob_in_use(*blob).await.expect("in use"));
+    }
+    // Prefix siblings of the source (`base/ab`, `base/a0`, ...) are not copied.
+    assert!(!siblings.is_empty());
+    let whole = store.subtree(&root).await.expect("subtree").len();
+    assert_eq!(whole, 1 + 2 + siblings.len() + 2 * ids.len(), "root, base, dest, siblings, a and its copy");
+
+    // A clash inserts nothing.
+    let before = store.subtree(&root).await.expect("subtree").len();
+    let clash = store.copy_subtree(&a, &Destination { parent: &dest, path: "dest \u{2713}/copie #1" }, NOW + 6).await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    assert_eq!(store.subtree(&root).await.expect("subtree").len(), before);
+    // Into itself: refused, whatever the caller checked.
+    let inner = node(store, ws.id, "base/a/sous dossier #1 100%").await;
+    let cycle =
+        store.copy_subtree(&a, &Destination { parent: &inner, path: "base/a/sous dossier #1 100%/x" }, NOW).await;
+    assert!(matches!(cycle, Err(StoreError::Cycle)), "{cycle:?}");
+}
+
+/// A move, copy or delete decided on a node or a folder that has moved since is refused
+/// inside the write transaction, and changes nothing: two crossing moves cannot make a
+/// cycle, nothing is created at a path that is gone.
+pub async fn writes_on_stale_records_change_nothing(store: &Store) {
+    let ws = store.create_workspace("stale", "Stale", NOW).await.expect("create");
+    let root = root_record(store, ws.id).await;
+    let x = folder(store, &root, "x").await;
+    let y = folder(store, &root, "y").await;
+    // Two moves read x and y, then cross: x into y, y into x.
+    store.move_node(&x, &Destination { parent: &y, path: "y/x" }, NOW).await.expect("first move");
+    let crossing = store.move_node(&y, &Destination { parent: &x, path: "x/y" }, NOW).await;
+    assert!(matches!(crossing, Err(StoreError::Moved)), "{crossing:?}");
+    assert_eq!(node(store, ws.id, "y").await.parent, Some(root.id), "y stays reachable from the root");
+    assert_eq!(node(store, ws.id, "y/x").await.id, x.id);
+
+    // A file created, copied or deleted under a stale record of its folder.
+    let new = cells_store::NewNode {
+        workspace: ws.id,
+        parent: x.id,
+        path: "x/f",
+        name: "f",
+        kind: cells_core::NodeKind::Leaf,
+        size: 0,
+        blob: None,
+    };
+    assert!(matches!(store.put_file(&new, NOW).await, Err(StoreError::Moved)));
+    assert!(matches!(store.create_node(&new, NOW).await, Err(StoreError::Moved)));
+    assert!(absent(store, ws.id, "x/f").await);
+    let moved_x = node(store, ws.id, "y/x").await;
+    let new_at = cells_store::NewNode { path: "y/x/f", ..new };
+    store.put_file(&new_at, NOW).await.expect("at the new path");
+    assert!(matches!(store.delete_subtree(&x, NOW).await, Err(StoreError::Moved)));
+    let copy = store.copy_subtree(&x, &Destination { parent: &root, path: "copy" }, NOW).await;
+    assert!(matches!(copy, Err(StoreError::Moved)), "{copy:?}");
+    assert_eq!(store.delete_subtree(&moved_x, NOW).await.expect("delete"), 2);
 }
 
 pub async fn subtree_lists_parents_first_and_nothing_else(store: &Store) {
@@ -268,7 +279,7 @@ pub async fn subtree_lists_parents_first_and_nothing_else(store: &Store) {
     assert_eq!(whole.len(), 1 + ids.len() + siblings.len());
 }
 
-pub async fn delete_subtree_returns_blobs_and_spares_siblings(store: &Store) {
+pub async fn delete_subtree_drops_blobs_and_spares_siblings(store: &Store) {
     let ws = store.create_workspace("deletes", "Deletes", NOW).await.expect("create");
     let root = root_record(store, ws.id).await;
     let (ids, siblings, blobs) = folder_a(store, &root).await;
@@ -283,13 +294,14 @@ pub async fn delete_subtree_returns_blobs_and_spares_siblings(store: &Store) {
 
     // One file first.
     let f = node(store, ws.id, "a/f.txt").await;
-    let removed = store.delete_subtree(&f).await.expect("delete file");
-    assert_eq!(removed, vec![f.blob.expect("a file has a blob")]);
+    assert_eq!(store.delete_subtree(&f, NOW).await.expect("delete file"), 1);
     assert!(store.node_by_id(f.id).await.expect("read").is_none());
+    let garbage = store.collectable_blobs(NOW, 100).await.expect("garbage");
+    assert_eq!(garbage, vec![f.blob.expect("a file has a blob")], "its blob goes to the collector");
 
-    let removed = store.delete_subtree(&a).await.expect("delete folder");
-    let expected: Vec<BlobId> = blobs.into_iter().filter(|b| Some(*b) != f.blob).collect();
-    assert_eq!(set(removed), set(expected));
+    assert_eq!(store.delete_subtree(&a, NOW).await.expect("delete folder"), ids.len() as u64 - 1);
+    assert_eq!(set(store.collectable_blobs(NOW, 100).await.expect("garbage")), set(blobs));
+    assert!(store.collectable_blobs(NOW - 1, 100).await.expect("garbage").is_empty(), "not before they were dropped");
     for id in ids.values() {
         assert!(store.node_by_id(*id).await.expect("read").is_none());
     }
@@ -300,9 +312,8 @@ pub async fn delete_subtree_returns_blobs_and_spares_siblings(store: &Store) {
     assert_eq!(usize::try_from(total).expect("small"), children.len());
     assert!(children.iter().all(|c| c.name != "a"));
 
-    // Deleting what is already gone is a no-op.
-    assert!(store.delete_subtree(&a).await.expect("delete again").is_empty());
-    // An empty folder returns no blob.
+    // Deleting what is already gone says so.
+    assert!(matches!(store.delete_subtree(&a, NOW).await, Err(StoreError::Vanished)));
     let empty = folder(store, &root, "vide").await;
-    assert!(store.delete_subtree(&empty).await.expect("delete empty").is_empty());
+    assert_eq!(store.delete_subtree(&empty, NOW).await.expect("delete empty"), 1);
 }

@@ -131,18 +131,21 @@ pub async fn put_file_creates_then_replaces(store: &Store) {
         size: 10,
         blob: Some(first_blob),
     };
-    let (first, created, replaced) = store.put_file(&new, NOW).await.expect("put");
+    let (first, created) = store.put_file(&new, NOW).await.expect("put");
     assert!(created);
-    assert_eq!(replaced, None);
     assert_eq!((first.kind, first.size, first.blob, first.mtime), (NodeKind::Leaf, 10, Some(first_blob), NOW));
     assert_eq!((first.path.as_str(), first.name.as_str(), first.parent), (path, name, Some(dir.id)));
     assert!(store.blob_in_use(first_blob).await.expect("in use"));
 
     let second_blob = BlobId::random();
     let update = NewNode { size: 20_000_000_000, blob: Some(second_blob), ..new };
-    let (second, created, replaced) = store.put_file(&update, NOW + 5).await.expect("replace");
+    let (second, created) = store.put_file(&update, NOW + 5).await.expect("replace");
     assert!(!created);
-    assert_eq!(replaced, Some(first_blob), "the replaced blob is handed back for removal");
+    assert_eq!(
+        store.collectable_blobs(NOW + 5, 10).await.expect("garbage"),
+        [first_blob],
+        "the replaced blob goes to the collector"
+    );
     assert_eq!(second.id, first.id, "a replaced file keeps its UUID");
     assert_eq!((second.size, second.blob, second.mtime), (20_000_000_000, Some(second_blob), NOW + 5));
     assert_ne!(second.etag, first.etag, "new content, new entity tag");
@@ -176,4 +179,14 @@ pub async fn put_file_creates_then_replaces(store: &Store) {
         blob: Some(BlobId::random()),
     };
     assert!(matches!(store.put_file(&gone, NOW).await, Err(StoreError::Vanished)));
+
+    // A condition is evaluated on the file there inside the transaction.
+    let third = NewNode { blob: Some(BlobId::random()), ..new };
+    let refused = store.put_file_if(&third, NOW + 6, &|current| current.is_none()).await;
+    assert!(matches!(refused, Err(StoreError::PreconditionFailed)), "{refused:?}");
+    assert_eq!(node(store, ws.id, path).await.blob, Some(second_blob), "a failed condition changes nothing");
+    let etag = second.etag.clone();
+    let (third_node, _) =
+        store.put_file_if(&third, NOW + 6, &|current| current.is_some_and(|n| n.etag == etag)).await.expect("if-match");
+    assert_eq!(third_node.blob, third.blob);
 }

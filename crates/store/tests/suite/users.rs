@@ -113,7 +113,7 @@ pub async fn duplicate_login_is_a_conflict(store: &Store) {
 
 pub async fn update_and_lock_bump_the_change_counter(store: &Store) {
     let user = new_user(store, "updated").await;
-    store.insert_refresh_token("r-before-password", user, NOW, NOW + 3600).await.expect("insert");
+    store.insert_refresh_token("r-before-password", "r-before-password", user, NOW, NOW + 3600).await.expect("insert");
 
     let start = counter(store).await;
     let renamed = UserUpdate { display_name: Some("Ünïcödé 100% #2".to_owned()), ..UserUpdate::default() };
@@ -130,19 +130,20 @@ pub async fn update_and_lock_bump_the_change_counter(store: &Store) {
     assert_eq!(after.password_hash, "$argon2id$new");
     assert_eq!(after.display_name, "Ünïcödé 100% #2");
     assert!(counter(store).await > before, "a password change bumps the counter");
-    assert_eq!(
-        store.redeem_refresh_token("r-before-password", NOW + 3).await.expect("redeem"),
-        None,
+    assert!(
+        !store.refresh_family_alive("r-before-password", NOW + 3).await.expect("alive"),
         "a password change ends OAuth sessions"
     );
+    assert_eq!(after.session_gen, 1, "and moves the session generation");
 
-    store.insert_refresh_token("r-before-lock", user, NOW, NOW + 3600).await.expect("insert");
+    store.insert_refresh_token("r-before-lock", "r-before-lock", user, NOW, NOW + 3600).await.expect("insert");
     let before = counter(store).await;
     let lock = UserUpdate { locked: Some(true), ..UserUpdate::default() };
     let after = store.update_user(user, &lock, NOW + 4).await.expect("update").expect("exists");
     assert!(after.locked);
     assert!(counter(store).await > before, "locking bumps the counter");
-    assert_eq!(store.redeem_refresh_token("r-before-lock", NOW + 5).await.expect("redeem"), None);
+    assert!(!store.refresh_family_alive("r-before-lock", NOW + 5).await.expect("alive"));
+    assert_eq!(after.session_gen, 2);
 
     let before = counter(store).await;
     let unlock = UserUpdate { locked: Some(false), ..UserUpdate::default() };
@@ -176,11 +177,11 @@ pub async fn delete_user_removes_personal_workspace(store: &Store) {
     let team = store.create_workspace("team", "Team", NOW).await.expect("workspace");
     store.set_grant(team.id, user, Rights::READ_WRITE).await.expect("grant");
     store.set_grant(team.id, stays, Rights::READ).await.expect("grant");
-    store.insert_refresh_token("leaving-refresh", user, NOW, NOW + 3600).await.expect("refresh");
+    store.insert_refresh_token("leaving-refresh", "leaving-refresh", user, NOW, NOW + 3600).await.expect("refresh");
 
     let before = counter(store).await;
-    let blobs = store.delete_user(user).await.expect("delete").expect("user existed");
-    assert_eq!(set(blobs), set([blob1, blob2]));
+    assert!(store.delete_user(user, NOW).await.expect("delete"), "user existed");
+    assert_eq!(set(store.collectable_blobs(NOW, 10).await.expect("garbage")), set([blob1, blob2]));
     assert!(counter(store).await > before, "deleting a user bumps the counter");
 
     assert!(store.user_by_id(user).await.expect("read").is_none());
@@ -193,7 +194,7 @@ pub async fn delete_user_removes_personal_workspace(store: &Store) {
     let grants = store.grants_on(team.id).await.expect("grants");
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].user, stays);
-    assert_eq!(store.redeem_refresh_token("leaving-refresh", NOW + 1).await.expect("redeem"), None);
+    assert!(!store.refresh_family_alive("leaving-refresh", NOW + 1).await.expect("alive"));
     assert!(!store.blob_in_use(blob1).await.expect("in use"));
 
     // The other user is untouched.
@@ -201,7 +202,7 @@ pub async fn delete_user_removes_personal_workspace(store: &Store) {
     assert!(store.blob_in_use(stays_blob).await.expect("in use"));
     assert_eq!(store.count_users().await.expect("count"), 1);
 
-    assert!(store.delete_user(user).await.expect("delete again").is_none());
+    assert!(!store.delete_user(user, NOW).await.expect("delete again"));
     // The login is free again, with a fresh personal workspace.
     let back = new_user(store, "leaving").await;
     assert_ne!(back, user);

@@ -53,26 +53,26 @@ pub async fn custom_workspaces_create_duplicate_delete(store: &Store) {
     let (_, b2) = file(store, &sub, "deep %.bin").await;
 
     let before = counter(store).await;
-    let blobs = store.delete_workspace(ws.id).await.expect("delete").expect("existed");
-    assert_eq!(set(blobs), set([b1, b2]));
+    assert!(store.delete_workspace(ws.id, NOW).await.expect("delete"), "existed");
+    assert_eq!(set(store.collectable_blobs(NOW, 10).await.expect("garbage")), set([b1, b2]));
     assert!(counter(store).await > before);
     assert!(store.workspace_by_id(ws.id).await.expect("read").is_none());
     assert!(store.workspace_by_slug("r-d_2024").await.expect("read").is_none());
     assert!(store.node_by_id(sub.id).await.expect("read").is_none());
     assert!(store.grant_of(ws.id, user).await.expect("read").is_none());
-    assert!(store.delete_workspace(ws.id).await.expect("delete again").is_none());
+    assert!(!store.delete_workspace(ws.id, NOW).await.expect("delete again"));
     // The slug is free again.
     store.create_workspace("r-d_2024", "again", NOW).await.expect("re-create");
 
     // Neither a personal nor the common workspace is deleted this way, nor their files.
     let (personal, _) = personal_root(store, user).await;
     let (kept, kept_blob) = file(store, &root_record(store, personal).await, "keep me").await;
-    assert!(store.delete_workspace(personal).await.expect("delete personal").is_none());
+    assert!(!store.delete_workspace(personal, NOW).await.expect("delete personal"));
     assert_eq!(node(store, personal, "keep me").await.id, kept.id);
     assert!(store.blob_in_use(kept_blob).await.expect("in use"));
     let common = store.workspace_by_slug("common-files").await.expect("read").expect("common");
     let (kept, _) = file(store, &root_record(store, common.id).await, "shared").await;
-    assert!(store.delete_workspace(common.id).await.expect("delete common").is_none());
+    assert!(!store.delete_workspace(common.id, NOW).await.expect("delete common"));
     assert_eq!(node(store, common.id, "shared").await.id, kept.id);
 }
 

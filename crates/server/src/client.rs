@@ -1,0 +1,134 @@
+//! Who the client is, by address: the TCP peer, or behind trusted reverse proxies the
+//! address they report in `X-Forwarded-For`. Throttling counts failures per client, so
+//! behind a proxy without this setting every client would share one budget. Off by
+//! default: a header any client can write is believed only from the proxies named.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+
+/// An address block, `10.0.0.0/8` or `::1/128` (a bare address is a /32 or /128).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    bits: u8,
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{text:?} is not an address or a block such as 10.0.0.0/8 or fd00::/8");
+        let (address, bits) = text.trim().split_once('/').map_or((text.trim(), None), |(a, b)| (a, Some(b)));
+        let network: IpAddr = address.parse().map_err(|_| bad())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            Some(bits) => bits.parse::<u8>().ok().filter(|b| *b <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Self { network, bits })
+    }
+}
+
+impl Cidr {
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.network, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.bits)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, then the last
+/// address in `X-Forwarded-For` that is not one (each proxy appends the address it saw;
+/// anything before the first untrusted hop may be forged by the client).
+pub fn client_ip(parts: &Parts, trusted: &[Cidr]) -> Option<IpAddr> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())?;
+    if trusted.is_empty() || !trusted.iter().any(|net| net.contains(peer)) {
+        return Some(peer);
+    }
+    let forwarded = parts.headers.get_all("x-forwarded-for");
+    let hops: Vec<IpAddr> = forwarded
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|hop| hop.trim().parse::<IpAddr>())
+        .collect::<Result<_, _>>()
+        .unwrap_or_default();
+    Some(hops.into_iter().rev().find(|hop| !trusted.iter().any(|net| net.contains(*hop))).unwrap_or(peer))
+}
+
+/// The client's address as an extractor, for handlers that authenticate by themselves
+/// (the OAuth2 endpoint).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl axum::extract::FromRequestParts<crate::AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &crate::AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(parts, &state.trusted_proxies)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(peer: &str, forwarded: &[&str]) -> Parts {
+        let mut request = axum::http::Request::builder();
+        for value in forwarded {
+            request = request.header("x-forwarded-for", *value);
+        }
+        let (mut parts, ()) = request.body(()).unwrap_or_else(|e| panic!("{e}")).into_parts();
+        let peer: SocketAddr = peer.parse().unwrap_or_else(|e| panic!("{e}"));
+        parts.extensions.insert(ConnectInfo(peer));
+        parts
+    }
+
+    fn cidrs(list: &[&str]) -> Vec<Cidr> {
+        list.iter().map(|c| c.parse().unwrap_or_else(|e| panic!("{e}"))).collect()
+    }
+
+    #[test]
+    fn blocks_parse_and_contain() {
+        let net: Cidr = "10.1.0.0/16".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert!(net.contains("10.1.200.3".parse().unwrap_or_else(|e| panic!("{e}"))));
+        assert!(!net.contains("10.2.0.1".parse().unwrap_or_else(|e| panic!("{e}"))));
+        assert!(net.contains("::ffff:10.1.0.9".parse().unwrap_or_else(|e| panic!("{e}"))));
+        let v6: Cidr = "fd00::/8".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert!(v6.contains("fd12::1".parse().unwrap_or_else(|e| panic!("{e}"))));
+        assert!("0.0.0.0/0".parse::<Cidr>().is_ok_and(|all| all.contains([1, 2, 3, 4].into())));
+        for bad in ["", "10.0.0.0/33", "::/129", "x", "10.0.0.0/-1", "10.0.0/8"] {
+            assert!(bad.parse::<Cidr>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = cidrs(&["127.0.0.1", "10.0.0.0/8"]);
+        let ip = |p: &str, f: &[&str], t: &[Cidr]| client_ip(&parts(p, f), t).map(|ip| ip.to_string());
+        // Off by default: the header is ignored.
+        assert_eq!(ip("127.0.0.1:1", &["203.0.113.9"], &[]).as_deref(), Some("127.0.0.1"));
+        // From an untrusted peer: ignored.
+        assert_eq!(ip("198.51.100.1:1", &["203.0.113.9"], &trusted).as_deref(), Some("198.51.100.1"));
+        // From a trusted proxy: the last untrusted hop, whatever the client prepended.
+        assert_eq!(ip("127.0.0.1:1", &["1.1.1.1, 203.0.113.9, 10.0.0.5"], &trusted).as_deref(), Some("203.0.113.9"));
+        assert_eq!(ip("127.0.0.1:1", &["1.1.1.1", "203.0.113.9"], &trusted).as_deref(), Some("203.0.113.9"));
+        // Garbage or only proxies: the peer.
+        assert_eq!(ip("127.0.0.1:1", &["not an address"], &trusted).as_deref(), Some("127.0.0.1"));
+        assert_eq!(ip("127.0.0.1:1", &["10.0.0.7"], &trusted).as_deref(), Some("127.0.0.1"));
+    }
+}

@@ -1,0 +1,63 @@
+//! The blob collector: removes blobs that no node refers to, once they have been
+//! unreferenced (or, for a blob never referenced, unwritten) for a grace period, so that
+//! an upload in flight on any process is never collected. See `cells_store`'s `garbage`
+//! module for why this is safe with several processes on one store.
+
+use std::time::{Duration, SystemTime};
+
+use crate::{Admin, Cells, Result};
+
+/// How long a blob stays after it lost its last reference, or after it was last
+/// written if it never had one. Far longer than the moment between publishing a blob
+/// and committing the node that points to it.
+pub const GRACE: Duration = Duration::from_secs(600);
+
+/// Blobs removed per batch (and per database round trip).
+const BATCH: i64 = 500;
+
+/// What one collection did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// Blobs removed after a delete or a replacement.
+    pub dropped: usize,
+    /// Blobs removed that no node ever referred to.
+    pub orphans: usize,
+}
+
+impl Cells {
+    /// Runs the collector once with the given grace (the CLI's `cells admin blobs
+    /// collect`; the upkeep task runs it every ten minutes with [`GRACE`]).
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub async fn collect_blobs_now(&self, _: Admin, grace: Duration) -> Result<Collected> {
+        self.collect_blobs(grace).await
+    }
+
+    pub(crate) async fn collect_blobs(&self, grace: Duration) -> Result<Collected> {
+        let mut collected = Collected::default();
+        let before = cells_core::now() - i64::try_from(grace.as_secs()).unwrap_or(i64::MAX / 2);
+        loop {
+            let batch = self.store().collectable_blobs(before, BATCH).await?;
+            if batch.is_empty() {
+                break;
+            }
+            self.blobs().delete(batch.clone()).await?;
+            self.store().forget_garbage(&batch, before).await?;
+            collected.dropped += batch.len();
+        }
+        // Records of blobs that a copy still refers to are dropped too.
+        self.store().forget_garbage(&[], before).await?;
+        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let candidates = self.blobs().old_blobs(cutoff).await?;
+        for chunk in candidates.chunks(usize::try_from(BATCH).unwrap_or(500)) {
+            let free = self.store().unreferenced(chunk).await?;
+            collected.orphans += free.len();
+            self.blobs().delete(free).await?;
+        }
+        if collected != Collected::default() {
+            tracing::info!(dropped = collected.dropped, orphans = collected.orphans, "collected unreferenced blobs");
+        }
+        Ok(collected)
+    }
+}
