@@ -328,3 +328,44 @@ async fn a_revoked_token_fails_on_the_next_request() {
     .await;
     assert_eq!(dav(&alice, "PUT", "/personal-files/g", &[], b"y").await.status, 401);
 }
+
+#[tokio::test]
+async fn revoking_a_token_ends_its_webdav_download_in_flight() {
+    use futures_util::StreamExt;
+    const MIB: usize = 1024 * 1024;
+    let server = TestServer::start();
+    let admin = server.admin().await;
+    server.user(&admin, "alice", "alice-password").await;
+    let token = server.pat("alice", &["-e", "1d", "-l", "dav download"]);
+    let alice = server.basic("alice", &token);
+    let content = random_bytes(48 * MIB, 5);
+    dav(&alice, "PUT", "/personal-files/long.bin", &[], &content).await.expect(201);
+    let uuid = crate::tokens::record_labelled(&admin, "dav download").await["Uuid"].as_str().unwrap().to_owned();
+
+    // A reader paced at 8 MiB/s (six seconds for the whole file); the token revoked once
+    // 4 MiB have arrived.
+    let response = alice.request(Method::GET, "/dav/personal-files/long.bin").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = response.bytes_stream();
+    let (mut received, mut revoked) = (0usize, false);
+    let failure = loop {
+        let last = match stream.next().await {
+            None => break None,
+            Some(Err(err)) => break Some(err),
+            Some(Ok(chunk)) => {
+                assert!(chunk[..] == content[received..received + chunk.len()], "the bytes at {received} differ");
+                received += chunk.len();
+                chunk.len()
+            }
+        };
+        if !revoked && received >= 4 * MIB {
+            crate::support::cli_ok(&server.cli(&["token", "revoke", &uuid], None));
+            revoked = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs_f64(last as f64 / (8 * MIB) as f64)).await;
+    };
+    assert!(revoked, "the download got past 4 MiB");
+    assert!(failure.is_some(), "the download ended without an error after {received} bytes");
+    assert!(received < 40 * MIB, "the download went on to {received} bytes after the revocation");
+    assert_eq!(dav(&alice, "GET", "/personal-files/long.bin", &[], b"").await.status, 401);
+}
