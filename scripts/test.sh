@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need if it is
-# missing (Debian packages, cargo-nextest), checks formatting and lints, then runs every
-# test of the workspace (unit, store suite, black-box tests against the real binary).
+# missing (Debian packages, npm packages, cargo-nextest), checks formatting and lints,
+# then runs every test of the workspace (unit, property, store suite, black-box tests
+# against the real binary, real peers: curl, litmus, rclone, OpenSSH sftp, Chromium).
 #
 #   bash scripts/test.sh
 #
@@ -11,39 +12,31 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Real peers and tools the tests drive: curl (the README tour), sqlite3 (integrity
-# checks after a crash).
+# Real peers and tools the tests drive, as Debian packages: command -> package.
+#   curl            the README tour
+#   sqlite3         integrity checks after a crash, the tree consistency checks
+#   litmus          WebDAV compliance (crates/cli/tests/it/dav_peers.rs)
+#   rclone          WebDAV and SFTP remotes
+#   sftp, sshpass   the OpenSSH client, typing a token as the password
+#   chromium, node  the web console in a real browser (playwright-core drives it)
+declare -A package=(
+  [curl]=curl [sqlite3]=sqlite3 [litmus]=litmus [rclone]=rclone
+  [sftp]=openssh-client [sshpass]=sshpass [node]=nodejs [npm]=npm
+)
 missing=()
-for tool in curl sqlite3; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for tool in "${!package[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
 done
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
-# SFTP tests: the OpenSSH client (sftp, ssh, ssh-keyscan), sshpass to type the token
-# as the password, rclone for its SFTP remote.
-sftp_missing=()
-command -v sftp >/dev/null 2>&1 || sftp_missing+=(openssh-client)
-command -v sshpass >/dev/null 2>&1 || sftp_missing+=(sshpass)
-command -v rclone >/dev/null 2>&1 || sftp_missing+=(rclone)
-if [ ${#sftp_missing[@]} -gt 0 ]; then
-  echo "installing: ${sftp_missing[*]}"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${sftp_missing[@]}"
-fi
-# --- web console browser tests (crates/cli/tests/it/console.rs) ---
-# Debian's Chromium, driven by playwright-core from npm (which downloads no browser).
-if [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "installing: chromium nodejs npm (browser tests)"
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm
-fi
+# playwright-core from npm (it downloads no browser: the tests use Debian's Chromium).
 if [ ! -d crates/cli/tests/browser/node_modules/playwright-core ]; then
   (cd crates/cli/tests/browser && npm ci --no-audit --no-fund)
 fi
-# --- end of web console block ---
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked

@@ -1,6 +1,6 @@
 //! The HTTP side of cells: the router, one module of handlers per resource, the `/io`
-//! content routes, the OAuth2 endpoint, operations (`/healthz`, `/metrics`), and the
-//! web console's embedded assets (`console.rs`, served at `/`).
+//! content routes, WebDAV at `/dav` (`dav/`), the OAuth2 endpoint, operations (`/healthz`,
+//! `/metrics`), and the web console's embedded assets (`console.rs`, served at `/`).
 //!
 //! Handlers are thin: they parse, call the access service ([`cells_service::Cells`]),
 //! and shape the answer. Every error leaves as an `ApiError` (`error.rs`): one JSON body.
@@ -8,6 +8,7 @@
 mod auth;
 mod client;
 mod console;
+mod dav;
 mod error;
 mod extract;
 mod listen;

@@ -10,6 +10,7 @@
 //! - [`access`]: what a principal may do where (the rules, in one place), with the
 //!   narrowing of token scopes.
 //! - [`tree`] and [`content`]: the namespace and file content, checked by `access`.
+//! - [`dav`]: WebDAV dead properties and locks, kept in the database.
 //! - [`users`] and [`workspaces`]: administration, behind an [`Admin`] capability.
 //! - [`sftp`]: the SFTP host key, and uploads that keep part of the file they replace.
 
@@ -18,6 +19,7 @@ pub mod auth;
 mod caches;
 mod collector;
 pub mod content;
+pub mod dav;
 mod error;
 mod limiter;
 pub mod passwords;

@@ -7,6 +7,7 @@
 //! Nothing here decides who may do what: that is the access service's job.
 
 mod blobs;
+mod dav;
 mod error;
 mod garbage;
 mod keys;
@@ -26,6 +27,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use blobs::{BlobReader, BlobWriter, Blobs, CHUNK, INLINE_READ, SMALL_CACHE};
+pub use dav::{DeadProperty, LockRecord, PropertyChange};
 pub use error::StoreError;
 pub use nodes::{NewNode, NodeRecord};
 pub use refresh::Redeemed;

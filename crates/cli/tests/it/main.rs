@@ -16,6 +16,9 @@
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
 //! - `scopes`: what a token restricted by scopes may reach.
+//! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
+//! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
+//! - `dav_scopes`: no WebDAV method escapes a token's scopes.
 //! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it);
 //!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote;
 //!   `sftp_revoke`: revocation and locking end open sessions.
@@ -35,6 +38,9 @@ mod client;
 mod concurrency;
 mod console;
 mod crash;
+mod dav;
+mod dav_peers;
+mod dav_scopes;
 mod hardening_access;
 mod hardening_limits;
 mod hardening_sessions;

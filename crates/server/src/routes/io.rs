@@ -6,8 +6,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use cells_core::TreePath;
 use cells_service::BlobReader;
-use cells_service::{ReadRange, ServiceError};
+use cells_service::{NodeView, Principal, ReadRange, ServiceError};
 use futures_util::StreamExt;
 
 use crate::AppState;
@@ -44,7 +45,18 @@ pub async fn get_file(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let path = path_after(&uri, PREFIX)?;
-    let view = state.cells.open_file(&principal, &path).await?;
+    serve_file(&state, &principal, &path, &method, &headers).await
+}
+
+/// GET or HEAD of a file: the one streaming read path, shared by `/io` and WebDAV.
+pub(crate) async fn serve_file(
+    state: &AppState,
+    principal: &Principal,
+    path: &TreePath,
+    method: &Method,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let view = state.cells.open_file(principal, path).await?;
     let node = &view.node;
     let etag = quoted(&node.etag);
     let size = u64::try_from(node.size).unwrap_or(0);
@@ -53,14 +65,14 @@ pub async fn get_file(
     response_headers.insert(header::LAST_MODIFIED, value(&httpdate::fmt_http_date(system_time(node.mtime))));
     response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
 
-    match evaluate(&conditions(&headers), Some(&node.etag), Some(node.mtime), true) {
+    match evaluate(&conditions(headers), Some(&node.etag), Some(node.mtime), true) {
         Precondition::Proceed => {}
         Precondition::NotModified => return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response()),
         Precondition::Failed => return Err(ServiceError::PreconditionFailed.into()),
     }
 
-    let range_header = header_str(&headers, header::RANGE)
-        .filter(|_| if_range_holds(header_str(&headers, header::IF_RANGE), &node.etag, node.mtime));
+    let range_header = header_str(headers, header::RANGE)
+        .filter(|_| if_range_holds(header_str(headers, header::IF_RANGE), &node.etag, node.mtime));
     let (status, range) = match parse_range(range_header, size) {
         RangeAsk::Full => (StatusCode::OK, ReadRange { offset: 0, len: size }),
         RangeAsk::Partial(range) => {
@@ -82,10 +94,10 @@ pub async fn get_file(
     response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     response_headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response_headers.insert(header::CONTENT_LENGTH, value(&range.len.to_string()));
-    if method == Method::HEAD {
+    if *method == Method::HEAD {
         return Ok((status, response_headers).into_response());
     }
-    let body = match state.cells.read_file(&principal, node, range).await? {
+    let body = match state.cells.read_file(principal, node, range).await? {
         BlobReader::Whole(bytes) => Body::from(bytes),
         BlobReader::Stream(stream) => Body::from_stream(stream),
     };
@@ -103,9 +115,26 @@ pub async fn put_file(
     body: Body,
 ) -> ApiResult<Response> {
     let path = path_after(&uri, PREFIX)?;
-    let conditions = conditions(&headers);
+    let (view, created) = receive_file(&state, &principal, &path, &headers, body).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let mut response = (status, Json(NodeJson::from(&view))).into_response();
+    response.headers_mut().insert(header::ETAG, value(&quoted(&view.node.etag)));
+    Ok(response)
+}
+
+/// PUT of a file: conditions, then the body streamed to a new blob, then the commit. The
+/// one upload path, shared by `/io` and WebDAV. Returns the node and whether it was
+/// created.
+pub(crate) async fn receive_file(
+    state: &AppState,
+    principal: &Principal,
+    path: &TreePath,
+    headers: &HeaderMap,
+    body: Body,
+) -> ApiResult<(NodeView, bool)> {
+    let conditions = conditions(headers);
     if conditions.if_match.is_some() || conditions.if_none_match.is_some() || conditions.if_unmodified_since.is_some() {
-        let current = match state.cells.stat(&principal, &path).await {
+        let current = match state.cells.stat(principal, path).await {
             Ok(view) => Some(view.node),
             Err(ServiceError::NotFound(_)) => None,
             Err(err) => return Err(err.into()),
@@ -115,7 +144,7 @@ pub async fn put_file(
             return Err(ServiceError::PreconditionFailed.into());
         }
     }
-    let mut upload = state.cells.begin_upload(&principal, &path).await?;
+    let mut upload = state.cells.begin_upload(principal, path).await?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|err| {
@@ -138,11 +167,7 @@ pub async fn put_file(
         let (etag, mtime) = (current.map(|n| n.etag.as_str()), current.map(|n| n.mtime));
         evaluate(&conditions, etag, mtime, false) == Precondition::Proceed
     };
-    let (view, created) = state.cells.commit_upload_if(upload, &holds).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    let mut response = (status, Json(NodeJson::from(&view))).into_response();
-    response.headers_mut().insert(header::ETAG, value(&quoted(&view.node.etag)));
-    Ok(response)
+    Ok(state.cells.commit_upload_if(upload, &holds).await?)
 }
 
 /// Reads and discards what is left of a refused upload (up to [`DRAIN_LIMIT`]), so the

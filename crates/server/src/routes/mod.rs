@@ -1,7 +1,7 @@
 //! The router: every route of the HTTP side, and the JSON answers for unknown routes
 //! and wrong methods.
 
-mod io;
+pub(crate) mod io;
 mod oauth;
 mod ops;
 mod tokens;
@@ -10,7 +10,7 @@ mod users;
 mod workspaces;
 
 use axum::Router;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{any, delete, get, post, put};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -40,6 +40,9 @@ pub fn router(state: AppState) -> Router {
         .route("/a/tree/{*path}", get(tree::stat_node).delete(tree::delete_node))
         .route("/a/nodes/{uuid}", get(tree::stat_by_uuid))
         .route("/io/{*path}", get(io::get_file).head(io::get_file).put(io::put_file).delete(io::delete_file))
+        .route("/dav", any(crate::dav::serve))
+        .route("/dav/", any(crate::dav::serve))
+        .route("/dav/{*path}", any(crate::dav::serve))
         // The web console (`/` and `/assets/...`): static pages, not part of the REST API.
         .merge(crate::console::router())
         .fallback(not_found)

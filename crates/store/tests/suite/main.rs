@@ -17,6 +17,7 @@ use cells_core::{BlobId, Login, NodeId, NodeKind, Profile, UnixTime, UserId, Wor
 use cells_store::{NewNode, NewUser, NodeRecord, Store};
 
 mod blobs;
+mod dav;
 mod keys;
 mod moves;
 mod nodes;
@@ -24,6 +25,7 @@ mod tokens;
 mod users;
 mod workspaces;
 use blobs::*;
+use dav::*;
 use keys::*;
 use moves::*;
 use nodes::*;
@@ -193,6 +195,9 @@ sqlite_suite!(
     revoking_bumps_the_change_counter_once,
     usage_never_lowers_the_expiry_and_failures_are_kept,
     pruning_removes_only_long_dead_tokens,
+    children_of_lists_every_child_by_name_like_list_children,
+    dead_properties_apply_in_order_and_follow_copies,
+    locks_conflict_in_the_insert_expire_and_go_with_their_path,
 );
 
 #[tokio::test]

@@ -1,0 +1,365 @@
+//! The reading methods: OPTIONS, GET and HEAD, PROPFIND.
+//!
+//! GET and HEAD of a file are the `/io` path itself (ranges, conditional requests, the
+//! same streaming and buffers); of a folder, a small HTML index for browsers. PROPFIND
+//! writes its multistatus straight into one `String`: one listing query, one query of
+//! dead properties when the request needs them, one of locks when it asks for
+//! `lockdiscovery`. `Depth: infinity` (also an absent `Depth`, which means infinity) is
+//! refused with 403 and the `DAV:propfind-finite-depth` precondition (RFC 4918 section
+//! 9.1): a whole tree in one answer is unbounded work for the server and unbounded
+//! memory for the client; clients walk the tree with `Depth: 1` instead.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cells_core::{NodeId, NodeKind, TreePath};
+use cells_service::dav::{DeadProperty, LockRecord, covers};
+use cells_service::{NodeRecord, NodeView, Principal};
+
+use super::headers::{self, Depth};
+use super::xml::{self, CELLS_NS, DAV_NS, PropFind, PropName};
+use super::{DavError, DavResult, Target, href, locks};
+use crate::AppState;
+use crate::range::system_time;
+
+/// `OPTIONS`: the compliance classes and the methods, with the header Microsoft clients
+/// look for before they agree to write.
+pub fn options() -> Response {
+    let headers = [
+        ("dav", "1, 2"),
+        ("ms-author-via", "DAV"),
+        ("allow", super::ALLOW),
+        ("accept-ranges", "bytes"),
+        ("content-length", "0"),
+    ];
+    let mut response = StatusCode::OK.into_response();
+    for (name, value) in headers {
+        response.headers_mut().insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+/// `GET` and `HEAD`.
+pub async fn get(
+    state: &AppState,
+    principal: &Principal,
+    target: Target,
+    method: &Method,
+    headers: &HeaderMap,
+) -> DavResult<Response> {
+    let path = match target {
+        Target::Root => return Ok(index(None, state.cells.list_workspaces(principal).await?, method)),
+        Target::Path(path) => path,
+    };
+    match crate::routes::io::serve_file(state, principal, &path, method, headers).await {
+        // A folder: list it.
+        Err(err) if err.status == StatusCode::CONFLICT => {
+            let children = state.cells.dav_children(principal, &path).await?;
+            Ok(index(Some(&path), children, method))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// A folder as a plain HTML page of links.
+fn index(folder: Option<&TreePath>, children: Vec<NodeView>, method: &Method) -> Response {
+    let mut page = String::from("<!DOCTYPE html>\n<meta charset=\"utf-8\">\n<title>");
+    let title = folder.map_or_else(|| "/".to_owned(), ToString::to_string);
+    xml::escape_into(&mut page, &title);
+    page.push_str("</title>\n<h1>");
+    xml::escape_into(&mut page, &title);
+    page.push_str("</h1>\n<ul>\n");
+    for child in &children {
+        let folder = child.node.kind == NodeKind::Collection;
+        let _ = write!(page, "<li><a href=\"{}\">", href(&child.path, folder));
+        xml::escape_into(&mut page, child.path.name());
+        page.push_str(if folder { "/</a>\n" } else { "</a>\n" });
+    }
+    page.push_str("</ul>\n");
+    let length = page.len().to_string();
+    let body = if *method == Method::HEAD { String::new() } else { page };
+    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+    if let Ok(value) = HeaderValue::from_str(&length) {
+        response.headers_mut().insert(header::CONTENT_LENGTH, value);
+    }
+    response
+}
+
+/// The live properties, in the order `allprop` writes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Live {
+    ResourceType,
+    DisplayName,
+    ContentLength,
+    ContentType,
+    ETag,
+    LastModified,
+    SupportedLock,
+    LockDiscovery,
+    Uuid,
+}
+
+const ALL_LIVE: [Live; 9] = [
+    Live::ResourceType,
+    Live::DisplayName,
+    Live::ContentLength,
+    Live::ContentType,
+    Live::ETag,
+    Live::LastModified,
+    Live::SupportedLock,
+    Live::LockDiscovery,
+    Live::Uuid,
+];
+
+impl Live {
+    fn of(name: &PropName) -> Option<Self> {
+        if name.namespace == CELLS_NS {
+            return (name.name == "uuid").then_some(Self::Uuid);
+        }
+        if name.namespace != DAV_NS {
+            return None;
+        }
+        ALL_LIVE.into_iter().find(|live| live.name() == name.name)
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::ResourceType => "resourcetype",
+            Self::DisplayName => "displayname",
+            Self::ContentLength => "getcontentlength",
+            Self::ContentType => "getcontenttype",
+            Self::ETag => "getetag",
+            Self::LastModified => "getlastmodified",
+            Self::SupportedLock => "supportedlock",
+            Self::LockDiscovery => "lockdiscovery",
+            Self::Uuid => "uuid",
+        }
+    }
+
+    fn qualified(self) -> String {
+        match self {
+            Self::Uuid => format!("C:{}", self.name()),
+            _ => format!("D:{}", self.name()),
+        }
+    }
+}
+
+/// One resource of a multistatus: the node (`None` for `/dav/` itself) and its href.
+struct Entry<'a> {
+    href: String,
+    name: &'a str,
+    node: Option<&'a NodeRecord>,
+    slug: &'a str,
+}
+
+/// What every entry of one PROPFIND shares.
+struct Context<'a> {
+    ask: &'a PropFind,
+    dead: HashMap<NodeId, Vec<DeadProperty>>,
+    locks: Vec<LockRecord>,
+}
+
+/// Writes one live property; `false` when the resource has no such property.
+fn write_live(out: &mut String, live: Live, entry: &Entry<'_>, context: &Context<'_>) -> bool {
+    let folder = entry.node.is_none_or(|n| n.kind == NodeKind::Collection);
+    match (live, entry.node) {
+        (Live::ResourceType, _) if folder => out.push_str("<D:resourcetype><D:collection/></D:resourcetype>"),
+        (Live::ResourceType, _) => out.push_str("<D:resourcetype/>"),
+        (Live::DisplayName, _) => {
+            out.push_str("<D:displayname>");
+            xml::escape_into(out, entry.name);
+            out.push_str("</D:displayname>");
+        }
+        (Live::SupportedLock, _) => out.push_str(
+            "<D:supportedlock><D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>\
+             <D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry></D:supportedlock>",
+        ),
+        (Live::ContentLength | Live::ContentType, _) if folder => return false,
+        (_, None) => return false,
+        (Live::ContentLength, Some(node)) => {
+            let _ = write!(out, "<D:getcontentlength>{}</D:getcontentlength>", node.size);
+        }
+        (Live::ContentType, Some(_)) => out.push_str("<D:getcontenttype>application/octet-stream</D:getcontenttype>"),
+        (Live::ETag, Some(node)) => {
+            // The tag is a UUID's hex digits: nothing to escape but the quotes around it.
+            out.push_str("<D:getetag>&quot;");
+            xml::escape_into(out, &node.etag);
+            out.push_str("&quot;</D:getetag>");
+        }
+        (Live::LastModified, Some(node)) => {
+            let date = httpdate::HttpDate::from(system_time(node.mtime));
+            let _ = write!(out, "<D:getlastmodified>{date}</D:getlastmodified>");
+        }
+        (Live::LockDiscovery, Some(node)) => {
+            out.push_str("<D:lockdiscovery>");
+            for lock in context.locks.iter().filter(|l| covers(l, node.workspace, &node.path)) {
+                locks::activelock_into(out, lock, entry.slug);
+            }
+            out.push_str("</D:lockdiscovery>");
+        }
+        (Live::Uuid, Some(node)) => {
+            let _ = write!(out, "<C:uuid>{}</C:uuid>", node.id);
+        }
+    }
+    true
+}
+
+fn write_entry(out: &mut String, found: &mut String, entry: &Entry<'_>, context: &Context<'_>) {
+    found.clear();
+    let mut missing: Vec<&PropName> = Vec::new();
+    let dead = entry.node.and_then(|n| context.dead.get(&n.id)).map_or(&[][..], Vec::as_slice);
+    match context.ask {
+        PropFind::AllProp => {
+            for live in ALL_LIVE {
+                write_live(found, live, entry, context);
+            }
+            for property in dead {
+                xml::property_into(
+                    found,
+                    &property.namespace,
+                    &property.name,
+                    &String::from_utf8_lossy(&property.value),
+                );
+            }
+        }
+        PropFind::PropName => {
+            let mut scratch = String::new();
+            for live in ALL_LIVE {
+                scratch.clear();
+                if write_live(&mut scratch, live, entry, context) {
+                    let _ = write!(found, "<{}/>", live.qualified());
+                }
+            }
+            for property in dead {
+                xml::empty_property_into(
+                    found,
+                    &PropName { namespace: property.namespace.clone(), name: property.name.clone() },
+                );
+            }
+        }
+        PropFind::Prop(names) => {
+            for name in names {
+                let written = match Live::of(name) {
+                    Some(live) => write_live(found, live, entry, context),
+                    None => match dead.iter().find(|p| p.namespace == name.namespace && p.name == name.name) {
+                        Some(property) => {
+                            xml::property_into(
+                                found,
+                                &property.namespace,
+                                &property.name,
+                                &String::from_utf8_lossy(&property.value),
+                            );
+                            true
+                        }
+                        None => false,
+                    },
+                };
+                if !written {
+                    missing.push(name);
+                }
+            }
+        }
+    }
+    out.push_str("<D:response><D:href>");
+    xml::escape_into(out, &entry.href);
+    out.push_str("</D:href>");
+    if !found.is_empty() || missing.is_empty() {
+        let _ = write!(out, "<D:propstat><D:prop>{found}</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>");
+    }
+    if !missing.is_empty() {
+        out.push_str("<D:propstat><D:prop>");
+        for name in missing {
+            xml::empty_property_into(out, name);
+        }
+        out.push_str("</D:prop><D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>");
+    }
+    out.push_str("</D:response>");
+}
+
+/// The start of every multistatus answer.
+pub const MULTISTATUS: &str =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\" xmlns:C=\"urn:cells:dav\">";
+
+pub fn multistatus(body: String) -> Response {
+    (StatusCode::MULTI_STATUS, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], body).into_response()
+}
+
+/// `PROPFIND` at depth 0 or 1.
+pub async fn propfind(
+    state: &AppState,
+    principal: &Principal,
+    target: Target,
+    request_headers: &HeaderMap,
+    body: String,
+) -> DavResult<Response> {
+    let depth = match headers::depth(request_headers, Depth::Infinity) {
+        Some(Depth::Infinity) => return Err(DavError::Condition(StatusCode::FORBIDDEN, "propfind-finite-depth")),
+        Some(depth) => depth,
+        None => return Err(DavError::bad_request("Depth must be 0, 1 or infinity")),
+    };
+    let ask = xml::parse_propfind(&body)?;
+    let wants_dead = match &ask {
+        PropFind::AllProp | PropFind::PropName => true,
+        PropFind::Prop(names) => names.iter().any(|n| Live::of(n).is_none()),
+    };
+    let wants_locks = match &ask {
+        PropFind::AllProp => true,
+        PropFind::PropName => false,
+        PropFind::Prop(names) => names.iter().any(|n| Live::of(n) == Some(Live::LockDiscovery)),
+    };
+    let mut out = String::with_capacity(4096);
+    out.push_str(MULTISTATUS);
+    let mut found = String::new();
+    let Target::Path(path) = target else {
+        let context = Context { ask: &ask, dead: HashMap::new(), locks: Vec::new() };
+        write_entry(&mut out, &mut found, &Entry { href: "/dav/".into(), name: "", node: None, slug: "" }, &context);
+        if depth == Depth::One {
+            for root in state.cells.list_workspaces(principal).await? {
+                let entry = Entry {
+                    href: href(&root.path, true),
+                    name: root.path.workspace(),
+                    node: Some(&root.node),
+                    slug: root.path.workspace(),
+                };
+                write_entry(&mut out, &mut found, &entry, &context);
+            }
+        }
+        out.push_str("</D:multistatus>");
+        return Ok(multistatus(out));
+    };
+    let view = state.cells.stat(principal, &path).await?;
+    let folder = view.node.kind == NodeKind::Collection;
+    let children =
+        if folder && depth == Depth::One { state.cells.dav_children(principal, &path).await? } else { Vec::new() };
+    let mut dead: HashMap<NodeId, Vec<DeadProperty>> = HashMap::new();
+    if wants_dead {
+        let mut all = state.cells.dav_properties(principal, &path).await?;
+        if !children.is_empty() {
+            all.extend(state.cells.dav_properties_of_children(principal, &path, &children).await?);
+        }
+        for property in all {
+            dead.entry(property.node).or_default().push(property);
+        }
+    }
+    let locks = if wants_locks { state.cells.dav_locks_at(principal, &path).await? } else { Vec::new() };
+    let context = Context { ask: &ask, dead, locks };
+    out.reserve(children.len() * 700);
+    let slug = path.workspace();
+    let entry = Entry { href: href(&path, folder), name: view.path.name(), node: Some(&view.node), slug };
+    write_entry(&mut out, &mut found, &entry, &context);
+    let base = href(&path, true);
+    for child in &children {
+        let mut child_href = String::with_capacity(base.len() + child.node.name.len() + 8);
+        child_href.push_str(&base);
+        xml::encode_segment_into(&mut child_href, &child.node.name);
+        if child.node.kind == NodeKind::Collection {
+            child_href.push('/');
+        }
+        let entry = Entry { href: child_href, name: &child.node.name, node: Some(&child.node), slug };
+        write_entry(&mut out, &mut found, &entry, &context);
+    }
+    out.push_str("</D:multistatus>");
+    Ok(multistatus(out))
+}
