@@ -105,7 +105,7 @@ impl Cells {
                             ServiceError::InvalidGrant => ServiceError::Unauthenticated,
                             other => other,
                         })
-                        .map(|user| crate::auth::principal_of(&user, self.caches().epoch()))
+                        .map(|user| principal_of(&user, self.caches().epoch()))
                     }
                 },
             },
@@ -135,25 +135,39 @@ impl Cells {
 
     /// Checks a password with argon2, counting the attempt as a failure of the address
     /// from the start (forgiven on success), and remembers a success under its keyed
-    /// hash. One answer for every failure.
+    /// hash. Concurrent checks of the same login and password wait for the first one
+    /// (one hash for a burst of requests that all missed the cache), and the queue of
+    /// hashes stays for different guesses. One answer for every failure.
     ///
     /// # Errors
     /// [`ServiceError::InvalidGrant`] on any failure; [`ServiceError::Busy`] when too many
-    /// hashes are waiting; [`ServiceError::Throttled`] when the address went over the
-    /// limit while this attempt waited.
+    /// hashes are waiting.
     pub(crate) async fn verify_password_counted(
         &self,
         login: &str,
         password: SecretString,
         ip: Option<std::net::IpAddr>,
-    ) -> Result<UserRecord> {
-        self.limiter().record_failure(ip);
-        let seen = self.caches().passwords.generation();
+    ) -> Result<std::sync::Arc<UserRecord>> {
         let key = self.password_cache_key(login, &password);
-        let user = self.check_password(login, password).await?;
-        self.limiter().forgive(ip);
-        self.remember_password(seen, key, user.id);
-        Ok(user)
+        let gate = self.caches().password_gates.gate(key);
+        let verified = async {
+            let _turn = gate.lock().await;
+            // The check this one waited for may have verified the same password.
+            if let Some(principal) = self.cached_password(login, &password).await
+                && let Some(user) = self.user_cached(principal.user).await?
+            {
+                return Ok(user);
+            }
+            self.limiter().record_failure(ip);
+            let seen = self.caches().passwords.generation();
+            let user = self.check_password(login, password).await?;
+            self.limiter().forgive(ip);
+            self.remember_password(seen, key, user.id);
+            Ok(std::sync::Arc::new(user))
+        }
+        .await;
+        self.caches().password_gates.release(key, gate);
+        verified
     }
 
     fn password_cache_key(&self, login: &str, password: &SecretString) -> [u8; 32] {

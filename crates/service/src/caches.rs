@@ -154,6 +154,30 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     }
 }
 
+/// One gate per login and password being checked with argon2 right now: concurrent
+/// checks of the same credentials go through it one at a time, so that the second finds
+/// the first one's success in the cache instead of hashing again.
+#[derive(Default)]
+pub(crate) struct PasswordGates(std::sync::Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>);
+
+impl PasswordGates {
+    pub(crate) fn gate(&self, key: [u8; 32]) -> Arc<tokio::sync::Mutex<()>> {
+        match self.0.lock() {
+            Ok(mut gates) => Arc::clone(gates.entry(key).or_default()),
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// Forgets the gate once no one else holds it.
+    pub(crate) fn release(&self, key: [u8; 32], gate: Arc<tokio::sync::Mutex<()>>) {
+        if let Ok(mut gates) = self.0.lock()
+            && Arc::strong_count(&gate) <= 2
+        {
+            gates.remove(&key);
+        }
+    }
+}
+
 /// Hashes of tokens found valid by this process, kept across clears (bounded by count:
 /// each entry is 32 bytes): a hint that lets a throttled address still use a token it
 /// was using, without letting it make the server read the database for guesses.
@@ -195,6 +219,7 @@ pub(crate) struct Caches {
     /// is never kept. The value is the user and when the entry was made.
     pub(crate) passwords: Cache<[u8; 32], (UserId, Instant)>,
     pub(crate) tokens_in_use: TokensInUse,
+    pub(crate) password_gates: PasswordGates,
     /// Moves on every clear of what authentication depends on (users, tokens, logins).
     epoch: std::sync::atomic::AtomicU64,
     pub(crate) counter: std::sync::atomic::AtomicI64,
@@ -214,6 +239,7 @@ impl Caches {
             access_tokens: Cache::new(),
             passwords: Cache::new(),
             tokens_in_use: TokensInUse::default(),
+            password_gates: PasswordGates::default(),
             epoch: std::sync::atomic::AtomicU64::new(0),
             counter: std::sync::atomic::AtomicI64::new(counter),
             tree_counter: std::sync::atomic::AtomicI64::new(tree_counter),

@@ -213,6 +213,23 @@ async fn a_burst_of_parallel_wrong_passwords_is_throttled_as_it_starts() {
 }
 
 #[tokio::test]
+async fn a_burst_of_requests_with_one_new_password_costs_one_hash_and_all_pass() {
+    let server = TestServer::start();
+    let admin = server.admin().await;
+    admin.post("/a/users", &json!({"Login": "carol", "Password": "carol-password"})).await.expect(201);
+    // Forty parallel requests with a password no request has verified yet: they wait for
+    // the first check instead of queueing forty hashes (or being refused as busy).
+    let burst = (0..40).map(|_| {
+        let session = server.basic("carol", "carol-password");
+        async move { session.get("/a/tree/").await.status }
+    });
+    let statuses = futures_util::future::join_all(burst).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    // And they were not counted as failures: a wrong password still gets its 401.
+    assert_eq!(server.basic("carol", "not her password").get("/a/tree/").await.status, 401);
+}
+
+#[tokio::test]
 async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
     let server = TestServer::start_with_args(&["--trusted-proxies", "127.0.0.1/32,::1"]);
     let admin = server.admin().await;
