@@ -1,18 +1,16 @@
 //! Personal access tokens: creation (self-service, impersonation, the CLI, document
-//! tokens), listing, revocation, and validation on every request.
-//!
-//! Validation is built for the hot path: the format and checksum are checked first (no
-//! lookup for garbage), then one SHA-256 keys the verified-token cache; only a miss reads
-//! the database. The expiry bump of auto-refresh tokens happens in memory at once and is
-//! written, with the last-used data, at most once per token per
-//! `min(60 s, window / 10)`, off the request's path. Revocation and user changes bump the
-//! database's change counter, which clears every process's cache (see the `caches` module).
+//! tokens), listing and revocation. Their use on every request (validation, expiry bump,
+//! audit) is in [`live`]. Revocation and user changes bump the database's change
+//! counter, which clears every process's cache (see the `caches` module).
+
+mod live;
+
+pub(crate) use live::LiveToken;
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use cells_core::expiry::{ExpiryModel, is_expired, should_write_usage};
+use cells_core::expiry::{ExpiryModel, is_expired};
 use cells_core::scope::Scope;
 use cells_core::token::{self, PatSecret};
 use cells_core::{TokenId, TreePath, UnixTime};
@@ -27,39 +25,6 @@ pub const SELF_SERVICE_SETTING: &str = "tokens.self_service";
 pub const DOCUMENT_WINDOW: i64 = 30 * 60;
 /// Token records expired or revoked for longer than this are pruned.
 pub const PRUNE_AFTER: i64 = 90 * 24 * 3600;
-
-/// A verified token in the cache, with its expiry as bumped in memory.
-pub(crate) struct LiveToken {
-    pub(crate) record: TokenRecord,
-    scopes: Option<Arc<[Scope]>>,
-    expires_at: AtomicI64,
-    /// When usage was last written (or read from the record); `i64::MIN` for never.
-    last_written: AtomicI64,
-    /// When a refusal was last written to the audit data, and why.
-    last_failure: std::sync::Mutex<(Option<UnixTime>, Option<String>)>,
-}
-
-impl LiveToken {
-    fn new(record: TokenRecord) -> Self {
-        Self {
-            scopes: if record.scopes.is_empty() { None } else { Some(record.scopes.clone().into()) },
-            expires_at: AtomicI64::new(record.expires_at),
-            last_written: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
-            last_failure: std::sync::Mutex::new((record.last_failure_at, record.last_failure_reason.clone())),
-            record,
-        }
-    }
-
-    /// The expiry, as pushed forward in memory by the uses of an auto-refresh token.
-    pub(crate) fn expires_at(&self) -> UnixTime {
-        self.expires_at.load(Ordering::Acquire)
-    }
-}
-
-/// How often at most a refusal of one token for one reason is written to its audit
-/// data: a revoked token used in a loop costs one write a minute, not one per request
-/// (a new reason is written at once).
-const FAILURE_WRITE_INTERVAL: i64 = 60;
 
 /// Where and how a credential was presented.
 #[derive(Clone, Copy, Debug)]
@@ -297,127 +262,6 @@ impl Cells {
         self.changed();
         tracing::info!(token = %record.id, owner = %record.user_login, "personal access token revoked");
         Ok(revoked)
-    }
-
-    /// Validates a personal access token (its format and checksum already checked by the
-    /// caller's parse): cache (or database), not
-    /// revoked, not expired, user active, and (for Basic) the owner's login. Every
-    /// failure is the same [`ServiceError::Unauthenticated`]; the reason is logged and,
-    /// for a known token, kept in its audit data.
-    pub(crate) async fn authenticate_pat(
-        &self,
-        secret: &PatSecret,
-        login: Option<&str>,
-        usage: Usage,
-        cached_only: bool,
-    ) -> Result<Principal> {
-        let hash = secret.hash();
-        let epoch = self.caches().epoch();
-        let live = if let Some(live) = self.caches().tokens.get(&hash) {
-            live
-        } else {
-            // A throttled address does no database work, except for a token that was in
-            // use here (a revocation elsewhere may just have cleared the cache).
-            if cached_only && !self.caches().tokens_in_use.contains(&hash) {
-                return Err(ServiceError::Unauthenticated);
-            }
-            let Some(live) = self.load_live_token(&hash).await? else {
-                tracing::info!(reason = "unknown token", "personal access token refused");
-                return Err(ServiceError::Unauthenticated);
-            };
-            live
-        };
-        let now = cells_core::now();
-        let record = &live.record;
-        if record.revoked_at.is_some() {
-            return Err(self.token_failure(&live, now, "revoked"));
-        }
-        if is_expired(now, live.expires_at()) {
-            return Err(self.token_failure(&live, now, "expired"));
-        }
-        let Ok(mut principal) = self.active_principal(record.user).await else {
-            return Err(self.token_failure(&live, now, "user locked or deleted"));
-        };
-        if login.is_some_and(|login| login != principal.login.as_str()) {
-            return Err(self.token_failure(&live, now, "user name is not the owner's login"));
-        }
-        self.note_use(&live, now, usage);
-        principal.token = Some(record.id);
-        principal.scopes.clone_from(&live.scopes);
-        principal.epoch = epoch;
-        principal.proof = crate::principal::Proof::Pat { hash, live };
-        Ok(principal)
-    }
-
-    /// A token by its hash, from the cache or the database (then cached).
-    pub(crate) async fn live_token(&self, hash: &cells_core::token::PatHash) -> Result<Option<Arc<LiveToken>>> {
-        match self.caches().tokens.get(hash) {
-            Some(live) => Ok(Some(live)),
-            None => self.load_live_token(hash).await,
-        }
-    }
-
-    async fn load_live_token(&self, hash: &cells_core::token::PatHash) -> Result<Option<Arc<LiveToken>>> {
-        let seen = self.caches().tokens.generation();
-        let Some(record) = self.store().token_by_hash(hash).await? else { return Ok(None) };
-        if record.revoked_at.is_none() && !is_expired(cells_core::now(), record.expires_at) {
-            self.caches().tokens_in_use.insert(*hash);
-        }
-        // Concurrent misses share the first entry, so its usage is written once.
-        Ok(Some(self.caches().tokens.insert_or_get(seen, *hash, Arc::new(LiveToken::new(record)))))
-    }
-
-    /// Logs a refusal of a known token, and writes it to the token's audit data at most
-    /// once per [`FAILURE_WRITE_INTERVAL`] for the same reason.
-    fn token_failure(&self, live: &LiveToken, now: UnixTime, reason: &'static str) -> ServiceError {
-        let record = &live.record;
-        tracing::info!(token = %record.id, owner = %record.user_login, reason, "personal access token refused");
-        {
-            let Ok(mut last) = live.last_failure.lock() else { return ServiceError::Unauthenticated };
-            let same = last.1.as_deref() == Some(reason);
-            if same && last.0.is_some_and(|at| now.saturating_sub(at) < FAILURE_WRITE_INTERVAL) {
-                return ServiceError::Unauthenticated;
-            }
-            *last = (Some(now), Some(reason.to_owned()));
-        }
-        self.inner.audit_writes.0.fetch_add(1, Ordering::Relaxed);
-        let (store, id) = (self.store().clone(), record.id);
-        tokio::spawn(async move {
-            if let Err(err) = store.record_token_failure(id, now, reason).await {
-                tracing::warn!(error = %err, "cannot record a token failure");
-            }
-        });
-        ServiceError::Unauthenticated
-    }
-
-    /// Bumps the expiry in memory now; writes it and the last-used data at most once per
-    /// interval, in the background.
-    fn note_use(&self, live: &LiveToken, now: UnixTime, usage: Usage) {
-        let window = live.record.expiry.window();
-        let bumped = live.record.expiry.bumped_expiry(now);
-        if let Some(bumped) = bumped {
-            live.expires_at.fetch_max(bumped, Ordering::AcqRel);
-        }
-        let last = live.last_written.load(Ordering::Acquire);
-        let last = (last != i64::MIN).then_some(last);
-        if !should_write_usage(now, last, window) {
-            return;
-        }
-        // One writer per interval, even under concurrent requests.
-        if live
-            .last_written
-            .compare_exchange(last.unwrap_or(i64::MIN), now, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
-        }
-        self.inner.usage_writes.0.fetch_add(1, Ordering::Relaxed);
-        let (store, id, ip) = (self.store().clone(), live.record.id, usage.ip.map(|ip| ip.to_string()));
-        tokio::spawn(async move {
-            if let Err(err) = store.record_token_use(id, bumped, now, ip.as_deref(), usage.via.as_str()).await {
-                tracing::warn!(error = %err, "cannot record a token use");
-            }
-        });
     }
 
     /// How many times token usage was written since start.
