@@ -87,12 +87,4 @@ impl Store {
         }
         Ok(free)
     }
-
-    /// How many blobs wait in the garbage records (for tests and `/metrics`).
-    ///
-    /// # Errors
-    /// On a database failure.
-    pub async fn garbage_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM blob_garbage").fetch_one(&self.pool).await?)
-    }
 }

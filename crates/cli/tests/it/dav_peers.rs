@@ -4,12 +4,10 @@
 //! deleted; a revoked token refused on the next request). Both come from Debian;
 //! `scripts/test.sh` installs them when missing.
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use crate::support::{TestServer, eventually, long_name, random_bytes};
+use crate::support::{TestServer, eventually, files_under, long_name, random_bytes};
 
 /// Runs a command off the async runtime (the server answers meanwhile).
 async fn run(mut command: Command) -> Output {
@@ -65,24 +63,6 @@ fn ok(output: &Output, what: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Every file under `root`, by relative path, with its content.
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-                files.insert(relative, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
-}
-
 #[tokio::test]
 async fn rclone_copies_a_tree_up_and_back_byte_identical_then_deletes_it() {
     let server = TestServer::start();
@@ -117,7 +97,7 @@ async fn rclone_copies_a_tree_up_and_back_byte_identical_then_deletes_it() {
     let back = scratch.path().join("back");
     let back_arg = back.to_string_lossy().into_owned();
     ok(&run(rclone(&server, &token, &["copy", "cells:tree", &back_arg])).await, "rclone copy back");
-    assert_eq!(tree(&back), tree(&up), "the round trip is byte-identical");
+    assert_eq!(files_under(&back), files_under(&up), "the round trip is byte-identical");
 
     ok(&run(rclone(&server, &token, &["purge", "cells:tree"])).await, "rclone purge");
     assert!(!rest.names("/personal-files").await.contains(&"tree".to_owned()));

@@ -1,11 +1,11 @@
 //! rclone's SFTP remote (the Go SSH stack, many requests in flight) copies a tree up to
 //! cells and back, byte-identical.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use crate::sftp::Fixture;
-use crate::support::random_bytes;
+use crate::support::{files_under, random_bytes};
 
 fn rclone(fx: &Fixture, config: &Path, args: &[&str]) {
     let mut obscure = Command::new("rclone")
@@ -38,24 +38,6 @@ fn rclone(fx: &Fixture, config: &Path, args: &[&str]) {
     );
 }
 
-/// Every file under `root`, by relative path, with its content.
-fn tree(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push((path.strip_prefix(root).unwrap().to_owned(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test]
 async fn rclone_copies_a_tree_up_and_back_byte_identical() {
     let fx = Fixture::new().await;
@@ -86,7 +68,7 @@ async fn rclone_copies_a_tree_up_and_back_byte_identical() {
 
     let back = fx.dir().join("back");
     rclone(&fx, &config, &["copy", "cells:personal-files/backup", back.to_str().unwrap()]);
-    assert_eq!(tree(&back), tree(&up), "the tree came back different");
+    assert_eq!(files_under(&back), files_under(&up), "the tree came back different");
 
     // A second copy up finds nothing to change and still succeeds.
     rclone(&fx, &config, &["copy", up.to_str().unwrap(), "cells:personal-files/backup"]);

@@ -461,3 +461,22 @@ pub fn sha256_hex(text: &str) -> String {
     assert_eq!(hex.len(), 64, "{hex}");
     hex
 }
+
+/// Every file under `root`, by relative path (sorted), with its content: to compare a
+/// tree that went through a peer (rclone) with the one sent.
+pub fn files_under(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                files.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
