@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need if it is
 # missing (Debian packages, npm packages, cargo-nextest), checks formatting and lints,
-# then runs every test of the workspace (unit, property, store suite, black-box tests
-# against the real binary, real peers: curl, litmus, rclone, OpenSSH sftp, Chromium).
+# then runs every test of the workspace (unit, property, store suite on SQLite and on
+# PostgreSQL, black-box tests against the real binary, real peers: curl, litmus, rclone,
+# OpenSSH sftp, Chromium, s3s-fs, two nodes over PostgreSQL and s3s-fs).
+#
+# The PostgreSQL tests use postgres://postgres@127.0.0.1:5432/test (a fresh schema per
+# test), or CELLS_TEST_POSTGRES_URL; without a reachable PostgreSQL they fail and say so.
 #
 #   bash scripts/test.sh
 #
@@ -40,6 +44,16 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked
+fi
+# The S3-compatible server of the bucket tests (DESIGN.md section 7).
+if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]; then
+  echo "installing s3s-fs"
+  cargo install s3s-fs --version 0.14.1 --features binary --locked
+fi
+# Say at once, not after the build, when the PostgreSQL the tests need is not there.
+pg_url="${CELLS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -d "$pg_url"; then
+  echo "no PostgreSQL answers at $pg_url: the PostgreSQL tests will fail" >&2
 fi
 
 cargo fmt --all -- --check

@@ -36,6 +36,18 @@ enum AdminCommand {
     /// File content in the blob store.
     #[command(subcommand)]
     Blobs(BlobsCommand),
+    /// Copy this install (its database, and its files when the storage URL changes too)
+    /// into a new, empty database: a single-node SQLite install moving to PostgreSQL and
+    /// S3. Stop the server first; the source is left as it was.
+    MigrateStore {
+        /// The database to copy into (`postgres://...`), freshly made and empty.
+        #[arg(long)]
+        to_database_url: String,
+        /// Where file content goes from now on (`s3://BUCKET?endpoint=...`); default:
+        /// where it is now.
+        #[arg(long)]
+        to_storage_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -170,6 +182,9 @@ pub fn report(err: &ServiceError) -> ExitCode {
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    if let AdminCommand::MigrateStore { to_database_url, to_storage_url } = &args.command {
+        return migrate(&args.store, to_database_url, to_storage_url.as_deref()).await;
+    }
     let settings = Settings::resolve(&args.store, &ServerArgs::default())?;
     let cells = settings.open().await?;
     let admin = Admin::operator();
@@ -184,9 +199,51 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        AdminCommand::MigrateStore { .. } => unreachable!("handled above"),
     };
     cells.close().await;
     Ok(result.unwrap_or_else(|err| report(&err)))
+}
+
+async fn migrate(store: &StoreArgs, to_database_url: &str, to_storage_url: Option<&str>) -> anyhow::Result<ExitCode> {
+    let from = Settings::resolve(store, &ServerArgs::default())?;
+    let to_args = StoreArgs {
+        database_url: Some(to_database_url.to_owned()),
+        storage_url: to_storage_url.map(str::to_owned).or_else(|| store.storage_url.clone()),
+        ..store.clone()
+    };
+    let mut to = Settings::resolve(&to_args, &ServerArgs::default())?;
+    if to_storage_url.is_none() {
+        to.storage = from.storage.clone();
+    }
+    let (from, to) = (from.store_config(), to.store_config());
+    match cells_service::migrate::migrate_store(&from, &to).await {
+        Ok(done) => {
+            for (table, rows) in &done.tables {
+                println!("{table:<16} {rows} rows");
+            }
+            if from.storage != to.storage {
+                println!("blobs            {} ({} bytes)", done.blobs, done.bytes);
+            }
+            println!("Copied into {}; start the server with --database-url set to it", redact_url(to_database_url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => Ok(report(&err)),
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
 }
 
 async fn user(cells: &Cells, admin: Admin, command: UserCommand) -> anyhow::Result<Result<ExitCode, ServiceError>> {

@@ -72,7 +72,7 @@ pub struct Settings {
     pub bind: String,
     pub sftp_bind: String,
     pub database_url: String,
-    pub blob_dir: PathBuf,
+    pub storage: cells_service::Storage,
     pub http: cells_server::Options,
 }
 
@@ -93,17 +93,31 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
 }
 
-/// The folder a storage URL names: a plain path or `file://PATH`.
-fn blob_dir(url: &str) -> anyhow::Result<PathBuf> {
+/// Where a storage URL puts content: a plain path or `file://PATH` is a folder,
+/// `s3://BUCKET?...` a bucket.
+fn storage(url: &str) -> anyhow::Result<cells_service::Storage> {
+    use cells_service::Storage;
     if let Some(path) = url.strip_prefix("file://") {
-        return Ok(PathBuf::from(path));
+        return Ok(Storage::Folder(PathBuf::from(path)));
+    }
+    if url.starts_with("s3://") {
+        return Ok(Storage::Bucket(url.to_owned()));
     }
     if url.contains("://") {
         anyhow::bail!(
-            "unsupported storage URL {url:?}: this version stores content in a local folder (a path or file://PATH)"
+            "unsupported storage URL {url:?}: use a folder (a path or file://PATH) or a bucket \
+             (s3://BUCKET?endpoint=URL&region=REGION)"
         );
     }
-    Ok(PathBuf::from(url))
+    Ok(Storage::Folder(PathBuf::from(url)))
+}
+
+/// Checks that a database URL names an engine cells supports.
+pub fn check_database_url(url: &str) -> anyhow::Result<()> {
+    if cells_service::Dialect::of_url(url).is_none() {
+        anyhow::bail!("unsupported database URL: use sqlite://PATH or postgres://USER@HOST[:PORT]/DATABASE");
+    }
+    Ok(())
 }
 
 impl Settings {
@@ -119,12 +133,10 @@ impl Settings {
             .clone()
             .or(file.database_url)
             .unwrap_or_else(|| cells_service::default_database_url(&data));
-        if !database_url.starts_with("sqlite:") {
-            anyhow::bail!("unsupported database URL: this version supports SQLite (sqlite://PATH)");
-        }
-        let blob_dir = match store.storage_url.clone().or(file.storage_url) {
-            Some(url) => blob_dir(&url)?,
-            None => data.join("blobs"),
+        check_database_url(&database_url)?;
+        let storage = match store.storage_url.clone().or(file.storage_url) {
+            Some(url) => storage(&url)?,
+            None => cells_service::Storage::Folder(data.join("blobs")),
         };
         let proxies: Vec<String> = match server.trusted_proxies.clone() {
             Some(list) => list.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect(),
@@ -153,8 +165,18 @@ impl Settings {
             sftp_bind: server.sftp_bind.clone().or(file.sftp_bind).unwrap_or_else(|| DEFAULT_SFTP_BIND.to_owned()),
             data,
             database_url,
-            blob_dir,
+            storage,
         })
+    }
+
+    /// Where the store is, for the service.
+    #[must_use]
+    pub fn store_config(&self) -> cells_service::StoreConfig {
+        cells_service::StoreConfig {
+            database_url: self.database_url.clone(),
+            storage: self.storage.clone(),
+            key_file: self.data.join("secret.key"),
+        }
     }
 
     /// Creates the data folder (readable by this user only), then opens the service.
@@ -168,12 +190,7 @@ impl Settings {
             .mode(0o700)
             .create(&self.data)
             .with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
-        let config = cells_service::StoreConfig {
-            database_url: self.database_url.clone(),
-            blob_dir: self.blob_dir.clone(),
-            key_file: self.data.join("secret.key"),
-        };
-        cells_service::Cells::open(&config).await.map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
+        cells_service::Cells::open(&self.store_config()).await.map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
     }
 }
 
@@ -191,7 +208,7 @@ mod tests {
         assert_eq!(settings.data, PathBuf::from("/from-file"));
         assert_eq!(settings.bind, "127.0.0.1:9");
         assert_eq!(settings.sftp_bind, DEFAULT_SFTP_BIND);
-        assert_eq!(settings.blob_dir, PathBuf::from("/from-file/blobs"));
+        assert_eq!(settings.storage, cells_service::Storage::Folder(PathBuf::from("/from-file/blobs")));
         let store = StoreArgs { data: Some("/flag".into()), ..store };
         let server = ServerArgs { bind: Some("127.0.0.1:10".into()), ..ServerArgs::default() };
         let settings = Settings::resolve(&store, &server).unwrap_or_else(|e| panic!("{e}"));
@@ -206,8 +223,18 @@ mod tests {
         std::fs::write(&file, "dta = 1\n").unwrap_or_else(|e| panic!("{e}"));
         let store = StoreArgs { config: Some(file), ..StoreArgs::default() };
         assert!(Settings::resolve(&store, &ServerArgs::default()).is_err());
-        let store = StoreArgs { storage_url: Some("s3://bucket".into()), ..StoreArgs::default() };
+        let store = StoreArgs { storage_url: Some("ftp://host/x".into()), ..StoreArgs::default() };
         let err = Settings::resolve(&store, &ServerArgs::default()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("unsupported storage URL"), "{err}");
+        let store = StoreArgs { database_url: Some("mysql://localhost/cells".into()), ..StoreArgs::default() };
+        let err = Settings::resolve(&store, &ServerArgs::default()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("unsupported database URL"), "{err}");
+        let store = StoreArgs {
+            database_url: Some("postgres://cells@127.0.0.1/cells".into()),
+            storage_url: Some("s3://cells?endpoint=http://127.0.0.1:9000".into()),
+            ..StoreArgs::default()
+        };
+        let settings = Settings::resolve(&store, &ServerArgs::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.storage, cells_service::Storage::Bucket("s3://cells?endpoint=http://127.0.0.1:9000".into()));
     }
 }

@@ -65,7 +65,11 @@ pub async fn run(args: StartArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let sftp = cells_sftp::SftpServer::bind(&settings.sftp_bind, cells.clone()).await?;
     let sftp_address = sftp.local_addr()?;
-    tracing::info!(data = %settings.data.display(), "store ready");
+    let database = match cells_service::Dialect::of_url(&settings.database_url) {
+        Some(cells_service::Dialect::Postgres) => "postgresql",
+        _ => "sqlite",
+    };
+    tracing::info!(data = %settings.data.display(), database, storage = %cells.storage(), "store ready");
     // The SFTP line comes first: the HTTP line is the one that says the server is up.
     println!("cells listening on sftp://{sftp_address}");
     println!("cells listening on http://{address}");

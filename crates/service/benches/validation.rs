@@ -26,7 +26,7 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = StoreConfig {
         database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-        blob_dir: dir.path().join("blobs"),
+        storage: cells_service::Storage::Folder(dir.path().join("blobs")),
         key_file: dir.path().join("secret.key"),
     };
     let (cells, pat, access) = runtime.block_on(async {

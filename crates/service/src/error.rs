@@ -57,6 +57,7 @@ impl From<StoreError> for ServiceError {
             ),
             StoreError::Cycle => Self::BadRequest("a folder cannot be moved or copied into itself".into()),
             StoreError::PreconditionFailed => Self::PreconditionFailed,
+            StoreError::Unsupported => Self::BadRequest(err.to_string()),
             StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migrate(_) | StoreError::Blob(_) => {
                 tracing::error!(error = %err, "store failure");
                 Self::Internal(err.to_string())

@@ -22,6 +22,7 @@ pub mod content;
 pub mod dav;
 mod error;
 mod limiter;
+pub mod migrate;
 pub mod passwords;
 mod principal;
 pub mod secrets;
@@ -39,7 +40,7 @@ use std::time::Duration;
 use cells_store::{Blobs, Store};
 
 pub use caches::POLL_INTERVAL;
-pub use cells_store::{BlobReader, Grant, NodeRecord, UserRecord, WorkspaceKind, WorkspaceRecord};
+pub use cells_store::{BlobReader, Dialect, Grant, NodeRecord, UserRecord, WorkspaceKind, WorkspaceRecord};
 pub use cells_store::{TokenRecord, TokenType};
 pub use collector::{Collected, GRACE as BLOB_GRACE};
 pub use content::{ReadRange, Upload};
@@ -54,15 +55,40 @@ pub fn default_database_url(data_dir: &std::path::Path) -> String {
     Store::default_url(data_dir)
 }
 
+/// Where file content goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// A local folder.
+    Folder(PathBuf),
+    /// An S3-compatible bucket: `s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION`.
+    Bucket(String),
+}
+
 /// Where the service keeps its state.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
-    /// `sqlite://...`
+    /// `sqlite://...` or `postgres://...`
     pub database_url: String,
-    /// The folder holding blobs.
-    pub blob_dir: PathBuf,
+    /// Where blobs go.
+    pub storage: Storage,
     /// The local key file (see [`secrets`]): created if missing.
     pub key_file: PathBuf,
+}
+
+/// While PostgreSQL's change feed is up, the counters are still polled every this many
+/// ticks of [`POLL_INTERVAL`] (5 s): a safety net, not the way changes arrive.
+const FEED_POLL_EVERY: u64 = 20;
+
+/// How long to wait before subscribing again to a feed that is down.
+const FEED_RETRY: Duration = Duration::from_secs(1);
+
+/// Aborts a task when dropped: the feed follower ends with the upkeep task.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The service: a cheap handle shared by every front end.
@@ -80,6 +106,8 @@ struct Inner {
     usage_writes: tokens::UsageWrites,
     audit_writes: tokens::UsageWrites,
     limiter: limiter::FailureLimiter,
+    /// Whether PostgreSQL's change feed is up (then polling is only a safety net).
+    listening: std::sync::atomic::AtomicBool,
 }
 
 impl Cells {
@@ -91,8 +119,12 @@ impl Cells {
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         let local = secrets::LocalKey::load_or_create(&config.key_file)?;
         let store = Store::open(&config.database_url).await?;
-        let blobs = Blobs::open(&config.blob_dir)?;
+        let blobs = match &config.storage {
+            Storage::Folder(dir) => Blobs::open(dir)?,
+            Storage::Bucket(url) => Blobs::open_s3(url).await?,
+        };
         let now = cells_core::now();
+        secrets::check_shared(&store, &local, now).await?;
         store.ensure_common_workspace(now).await?;
         let keys = auth::Keys::load(&store, &local, now).await?;
         let counter = store.change_counters().await?;
@@ -106,6 +138,7 @@ impl Cells {
                 usage_writes: tokens::UsageWrites::default(),
                 audit_writes: tokens::UsageWrites::default(),
                 limiter: limiter::FailureLimiter::default(),
+                listening: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -165,6 +198,12 @@ impl Cells {
         Ok(self.inner.store.ping().await?)
     }
 
+    /// Where file content goes, for messages (no credentials).
+    #[must_use]
+    pub fn storage(&self) -> String {
+        self.inner.blobs.describe()
+    }
+
     /// SQLite's integrity check: `ok` when sound.
     ///
     /// # Errors
@@ -173,21 +212,24 @@ impl Cells {
         Ok(self.inner.store.integrity_check().await?)
     }
 
-    /// Runs the background upkeep until the returned task is dropped or aborted: polls
-    /// the change counter, sweeps temporary files of stopped uploads, prunes expired
-    /// refresh tokens, collects unreferenced blobs.
+    /// Runs the background upkeep until the returned task is dropped or aborted: follows
+    /// the change counters (announced by PostgreSQL, else polled), sweeps temporary files
+    /// of stopped uploads, prunes expired refresh tokens, collects unreferenced blobs.
     #[must_use]
     pub fn spawn_upkeep(&self) -> tokio::task::JoinHandle<()> {
         let cells = self.clone();
         tokio::spawn(async move {
+            let feed = tokio::spawn(cells.clone().follow_feed());
+            let _abort_feed = AbortOnDrop(feed);
             let mut ticks: u64 = 0;
             let mut interval = tokio::time::interval(POLL_INTERVAL);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                match cells.inner.store.change_counters().await {
-                    Ok(counter) => cells.inner.caches.observe(counter),
-                    Err(err) => tracing::warn!(error = %err, "cannot read the change counter"),
+                // While the feed is up, a poll now and then is only a safety net.
+                let listening = cells.inner.listening.load(std::sync::atomic::Ordering::Acquire);
+                if !listening || ticks.is_multiple_of(FEED_POLL_EVERY) {
+                    cells.poll_counters().await;
                 }
                 // Every ten minutes (and at start): sweep and prune.
                 if ticks.is_multiple_of(2400) {
@@ -196,6 +238,49 @@ impl Cells {
                 ticks += 1;
             }
         })
+    }
+
+    async fn poll_counters(&self) {
+        match self.inner.store.change_counters().await {
+            Ok(counter) => self.inner.caches.observe(counter),
+            Err(err) => tracing::warn!(error = %err, "cannot read the change counter"),
+        }
+    }
+
+    /// Follows PostgreSQL's change feed, if there is one: each announcement is applied
+    /// as it comes. While the feed is down, [`Cells::spawn_upkeep`] polls.
+    async fn follow_feed(self) {
+        use std::sync::atomic::Ordering;
+        let mut feed = loop {
+            match self.inner.store.change_feed().await {
+                Ok(Some(feed)) => break feed,
+                Ok(None) => return,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot subscribe to the change feed; polling meanwhile");
+                    tokio::time::sleep(FEED_RETRY).await;
+                }
+            }
+        };
+        // Anything committed before the subscription was seen by the first poll or is
+        // read now.
+        self.inner.listening.store(true, Ordering::Release);
+        self.poll_counters().await;
+        loop {
+            match feed.next().await {
+                Ok(cells_store::FeedEvent::Counters(value, tree)) => self.inner.caches.observe((value, tree)),
+                Ok(cells_store::FeedEvent::Reconnected) => {
+                    tracing::info!("the change feed is back");
+                    self.inner.listening.store(true, Ordering::Release);
+                    self.poll_counters().await;
+                }
+                Err(err) => {
+                    if self.inner.listening.swap(false, Ordering::AcqRel) {
+                        tracing::warn!(error = %err, "the change feed is down; polling until it is back");
+                    }
+                    tokio::time::sleep(FEED_RETRY).await;
+                }
+            }
+        }
     }
 
     async fn sweep(&self) {

@@ -85,6 +85,30 @@ impl LocalKey {
     }
 }
 
+/// The name under which the database keeps a check value of the local key.
+const KEY_CHECK: &str = "local-key-check";
+
+/// Checks that this process's local key is the one the database was set up with
+/// (recording it on first use). Every process on one database derives its signing key
+/// and SSH host key from the same file: a node with another key file would sign logins
+/// that other nodes refuse, and show SFTP clients another host key. The database keeps
+/// only a one-way check value, which gives nothing towards the key.
+///
+/// # Errors
+/// When the key file differs from the one the database was set up with.
+pub(crate) async fn check_shared(store: &cells_store::Store, local: &LocalKey, now: cells_core::UnixTime) -> Result<()> {
+    let check = local.derive(b"local-key-check", b"");
+    let stored = store.server_key_or_insert(KEY_CHECK, &check, now).await?;
+    if stored != check {
+        return Err(ServiceError::Internal(
+            "the local key file (secret.key) is not the one this database was set up with: every process \
+             sharing a database needs the same secret.key (copy it from the data folder of the first one)"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

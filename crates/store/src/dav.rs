@@ -9,7 +9,7 @@
 
 use cells_core::{NodeId, UnixTime, UserId, WorkspaceId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::row::parse;
 use crate::{NodeRecord, Result, Store, StoreError};
@@ -47,7 +47,7 @@ pub struct LockRecord {
     pub expires_at: UnixTime,
 }
 
-fn property_from_row(row: &SqliteRow) -> Result<DeadProperty> {
+fn property_from_row(row: &AnyRow) -> Result<DeadProperty> {
     Ok(DeadProperty {
         node: parse(row, "node")?,
         namespace: row.try_get("namespace")?,
@@ -56,7 +56,7 @@ fn property_from_row(row: &SqliteRow) -> Result<DeadProperty> {
     })
 }
 
-fn lock_from_row(row: &SqliteRow) -> Result<LockRecord> {
+fn lock_from_row(row: &AnyRow) -> Result<LockRecord> {
     let depth: &str = row.try_get("depth")?;
     let exclusive: i64 = row.try_get("exclusive")?;
     Ok(LockRecord {
@@ -114,11 +114,19 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn children_of(&self, parent: NodeId) -> Result<Vec<NodeRecord>> {
-        let json: Option<String> = sqlx::query_scalar(
-            "SELECT json_group_array(json_object('uuid', uuid, 'workspace', workspace, 'parent', parent, \
-             'path', path, 'name', name, 'kind', kind, 'size', size, 'mtime', mtime, 'etag', etag, 'blob', blob)) \
-             FROM (SELECT * FROM nodes WHERE parent = $1 ORDER BY name)",
-        )
+        let query = match self.dialect {
+            crate::Dialect::Sqlite => {
+                "SELECT json_group_array(json_object('uuid', uuid, 'workspace', workspace, 'parent', parent, \
+                 'path', path, 'name', name, 'kind', kind, 'size', size, 'mtime', mtime, 'etag', etag, 'blob', blob)) \
+                 FROM (SELECT * FROM nodes WHERE parent = $1 ORDER BY name)"
+            }
+            crate::Dialect::Postgres => {
+                "SELECT CAST(json_agg(json_build_object('uuid', uuid, 'workspace', workspace, 'parent', parent, \
+                 'path', path, 'name', name, 'kind', kind, 'size', size, 'mtime', mtime, 'etag', etag, 'blob', blob) \
+                 ORDER BY name) AS TEXT) FROM nodes WHERE parent = $1"
+            }
+        };
+        let json: Option<String> = sqlx::query_scalar(query)
         .bind(parent.to_string())
         .fetch_one(&self.pool)
         .await?;
@@ -198,11 +206,12 @@ impl Store {
     pub async fn copy_dav_properties(&self, from: (WorkspaceId, &str), to: (WorkspaceId, &str)) -> Result<()> {
         let (low, high) = (format!("{}/", from.1), format!("{}0", from.1));
         sqlx::query(
-            "INSERT OR REPLACE INTO dav_properties (node, namespace, name, value) \
+            "INSERT INTO dav_properties (node, namespace, name, value) \
              SELECT dst.uuid, p.namespace, p.name, p.value FROM dav_properties p \
              JOIN nodes src ON src.uuid = p.node \
-             JOIN nodes dst ON dst.workspace = $3 AND dst.path = $4 || substr(src.path, $5) \
-             WHERE src.workspace = $1 AND (src.path = $2 OR (src.path > $6 AND src.path < $7))",
+             JOIN nodes dst ON dst.workspace = $3 AND dst.path = $4 || substr(src.path, CAST($5 AS INTEGER)) \
+             WHERE src.workspace = $1 AND (src.path = $2 OR (src.path > $6 AND src.path < $7)) \
+             ON CONFLICT (node, namespace, name) DO UPDATE SET value = excluded.value",
         )
         .bind(from.0.to_string())
         .bind(from.1)

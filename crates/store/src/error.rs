@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A value read back from the database does not parse (a corrupt row).
     #[error("corrupt value in column {0}")]
     Corrupt(&'static str),
+    /// The database URL names an engine cells does not support.
+    #[error("unsupported database URL: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
+    Unsupported,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -35,6 +38,12 @@ pub enum StoreError {
 const CONSTRAINTS: &[(&str, &str)] = &[
     ("users.login", "a user with this login"),
     ("users_login_nocase", "a user with this login (in any letter case)"),
+    ("users_login_key", "a user with this login"),
+    ("workspaces_slug_key", "a workspace with this slug"),
+    ("workspaces_owner_key", "a personal workspace for this user"),
+    ("nodes_path_key", "a file or folder with this name"),
+    ("tokens_hash_key", "a token with this secret"),
+    ("grants_pkey", "a grant for this user"),
     ("workspaces.slug", "a workspace with this slug"),
     ("workspaces.owner", "a personal workspace for this user"),
     ("nodes.workspace, nodes.path", "a file or folder with this name"),

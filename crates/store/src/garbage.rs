@@ -12,7 +12,7 @@
 //! it), and deleting a file twice is harmless.
 
 use cells_core::{BlobId, UnixTime};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use crate::row::parse;
 use crate::{Result, Store};
@@ -21,7 +21,7 @@ pub(crate) const INSERT: &str = "INSERT INTO blob_garbage (blob, dropped_at)";
 pub(crate) const ON_CONFLICT: &str = "ON CONFLICT (blob) DO UPDATE SET dropped_at = excluded.dropped_at";
 
 /// Records that a node stopped pointing to `blob`.
-pub(crate) async fn drop_blob(tx: &mut Transaction<'_, Sqlite>, blob: BlobId, now: UnixTime) -> Result<()> {
+pub(crate) async fn drop_blob(tx: &mut Transaction<'_, Any>, blob: BlobId, now: UnixTime) -> Result<()> {
     sqlx::query(&format!("{INSERT} VALUES ($1, $2) {ON_CONFLICT}"))
         .bind(blob.to_string())
         .bind(now)

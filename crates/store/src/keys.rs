@@ -2,16 +2,16 @@
 //! caches that something they hold may be stale.
 
 use cells_core::UnixTime;
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use crate::{Result, Store};
 
-pub(crate) async fn bump_change_counter(tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
+pub(crate) async fn bump_change_counter(tx: &mut Transaction<'_, Any>) -> Result<()> {
     sqlx::query("UPDATE change_counter SET value = value + 1 WHERE id = 1").execute(&mut **tx).await?;
     Ok(())
 }
 
-pub(crate) async fn bump_tree_counter(tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
+pub(crate) async fn bump_tree_counter(tx: &mut Transaction<'_, Any>) -> Result<()> {
     sqlx::query("UPDATE change_counter SET tree = tree + 1 WHERE id = 1").execute(&mut **tx).await?;
     Ok(())
 }

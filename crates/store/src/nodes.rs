@@ -7,8 +7,8 @@
 //! descendants, and it uses the `(workspace, path)` index.
 
 use cells_core::{BlobId, NodeId, NodeKind, UnixTime, WorkspaceId};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::row::{parse, parse_opt};
 use crate::{Result, Store, StoreError};
@@ -46,7 +46,7 @@ pub(crate) fn new_etag() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-pub(crate) fn from_row(row: &SqliteRow) -> Result<NodeRecord> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<NodeRecord> {
     let kind: &str = row.try_get("kind")?;
     Ok(NodeRecord {
         id: parse(row, "uuid")?,
@@ -74,7 +74,7 @@ pub(crate) fn parent_path(path: &str) -> &str {
 
 /// Reads a node inside a write transaction and checks it is still where the caller
 /// checked it: same workspace, same path, same kind.
-pub(crate) async fn still_at(tx: &mut Transaction<'_, Sqlite>, expected: &NodeRecord) -> Result<NodeRecord> {
+pub(crate) async fn still_at(tx: &mut Transaction<'_, Any>, expected: &NodeRecord) -> Result<NodeRecord> {
     let row = sqlx::query(&format!("SELECT {COLUMNS} FROM nodes WHERE uuid = $1"))
         .bind(expected.id.to_string())
         .fetch_optional(&mut **tx)
@@ -88,7 +88,7 @@ pub(crate) async fn still_at(tx: &mut Transaction<'_, Sqlite>, expected: &NodeRe
 
 /// Checks, inside a write transaction, that the parent of a new node is a folder at the
 /// path the new node's path implies.
-async fn check_parent(tx: &mut Transaction<'_, Sqlite>, node: &NewNode<'_>) -> Result<()> {
+async fn check_parent(tx: &mut Transaction<'_, Any>, node: &NewNode<'_>) -> Result<()> {
     let row = sqlx::query("SELECT workspace, path, kind FROM nodes WHERE uuid = $1")
         .bind(node.parent.to_string())
         .fetch_optional(&mut **tx)
@@ -104,7 +104,7 @@ async fn check_parent(tx: &mut Transaction<'_, Sqlite>, node: &NewNode<'_>) -> R
 }
 
 pub(crate) async fn insert(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     id: NodeId,
     node: &NewNode<'_>,
     now: UnixTime,

@@ -153,7 +153,7 @@ impl Store {
 
 /// Deletes every token of a family and bumps the change counter, so that every process
 /// forgets the login access tokens it verified for it.
-async fn end_family(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, family: &str) -> Result<()> {
+async fn end_family(tx: &mut sqlx::Transaction<'_, sqlx::Any>, family: &str) -> Result<()> {
     sqlx::query("DELETE FROM refresh_tokens WHERE family = $1").bind(family).execute(&mut **tx).await?;
     crate::keys::bump_change_counter(tx).await
 }

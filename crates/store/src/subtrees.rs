@@ -10,12 +10,6 @@ use cells_core::{NodeId, NodeKind, UnixTime};
 use crate::nodes::{parent_path, still_at, subtree_bounds};
 use crate::{NodeRecord, Result, Store, StoreError};
 
-/// A random UUID v4 in SQL (SQLite), so that a copy creates its ids without a round
-/// trip per node.
-const SQL_UUID: &str = "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
-     substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) || \
-     substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))";
-
 /// The destination of a move or copy: a folder, checked again inside the transaction,
 /// and the new path of the moved or copied node inside its workspace.
 pub struct Destination<'a> {
@@ -24,7 +18,7 @@ pub struct Destination<'a> {
 }
 
 async fn check_destination(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     node: &NodeRecord,
     to: &Destination<'_>,
 ) -> Result<()> {
@@ -51,9 +45,10 @@ impl Store {
     /// On a database failure.
     pub async fn longest_path_below(&self, node: &NodeRecord) -> Result<usize> {
         let (low, high) = subtree_bounds(&node.path);
-        let longest: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(length(CAST(path AS BLOB))) FROM nodes WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4))",
-        )
+        let longest: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT MAX({}) FROM nodes WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4))",
+            self.dialect.byte_length("path")
+        ))
         .bind(node.workspace.to_string())
         .bind(&node.path)
         .bind(low)
@@ -87,7 +82,7 @@ impl Store {
             .await
             .map_err(StoreError::from_write)?;
         sqlx::query(
-            "UPDATE nodes SET workspace = $1, path = $2 || substr(path, $3) \
+            "UPDATE nodes SET workspace = $1, path = $2 || substr(path, CAST($3 AS INTEGER)) \
              WHERE workspace = $4 AND path > $5 AND path < $6",
         )
         .bind(workspace.to_string())
@@ -122,8 +117,9 @@ impl Store {
             .await?;
         sqlx::query("DELETE FROM copy_ids").execute(&mut *tx).await?;
         sqlx::query(&format!(
-            "INSERT INTO copy_ids (old, new) SELECT uuid, {SQL_UUID} FROM nodes \
-             WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4))"
+            "INSERT INTO copy_ids (old, new) SELECT uuid, {} FROM nodes \
+             WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4))",
+            self.dialect.random_uuid()
         ))
         .bind(node.workspace.to_string())
         .bind(&node.path)
@@ -138,14 +134,15 @@ impl Store {
         // Parents before children does not matter inside one statement; the root gets
         // the destination folder as parent and its new name, every other node the copy
         // of its parent.
-        sqlx::query(
+        sqlx::query(&format!(
             "INSERT INTO nodes (uuid, workspace, parent, path, name, kind, size, mtime, etag, blob) \
              SELECT ids.new, $1, CASE WHEN n.uuid = $2 THEN $3 ELSE parents.new END, \
-                    $4 || substr(n.path, $5), CASE WHEN n.uuid = $2 THEN $6 ELSE n.name END, \
-                    n.kind, n.size, $7, lower(hex(randomblob(16))), n.blob \
+                    $4 || substr(n.path, CAST($5 AS INTEGER)), CASE WHEN n.uuid = $2 THEN $6 ELSE n.name END, \
+                    n.kind, n.size, $7, {}, n.blob \
              FROM nodes n JOIN copy_ids ids ON ids.old = n.uuid \
              LEFT JOIN copy_ids parents ON parents.old = n.parent",
-        )
+            self.dialect.random_hex()
+        ))
         .bind(to.parent.workspace.to_string())
         .bind(node.id.to_string())
         .bind(to.parent.id.to_string())

@@ -6,7 +6,7 @@ use cells_core::scope::Scope;
 use cells_core::token::PatHash;
 use cells_core::{TokenId, UnixTime, UserId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::row::parse;
 use crate::{Result, Store, StoreError};
@@ -78,7 +78,7 @@ const COLUMNS: &str = "uuid, type, label, user_uuid, user_login, scopes, auto_re
                        max_expires_at, created_by, created_at, updated_at, last_used_at, last_used_ip, \
                        last_used_via, revoked_at, last_failure_at, last_failure_reason";
 
-fn from_row(row: &SqliteRow) -> Result<TokenRecord> {
+fn from_row(row: &AnyRow) -> Result<TokenRecord> {
     let scopes: &str = row.try_get("scopes")?;
     let window: i64 = row.try_get("auto_refresh_window")?;
     let expires_at: i64 = row.try_get("expires_at")?;
@@ -210,10 +210,11 @@ impl Store {
         ip: Option<&str>,
         via: &str,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE tokens SET expires_at = MAX(expires_at, COALESCE($1, expires_at)), last_used_at = $2, \
+        sqlx::query(&format!(
+            "UPDATE tokens SET expires_at = {}(expires_at, COALESCE($1, expires_at)), last_used_at = $2, \
              last_used_ip = $3, last_used_via = $4 WHERE uuid = $5 AND revoked_at IS NULL",
-        )
+            self.dialect.greatest()
+        ))
         .bind(expires_at)
         .bind(at)
         .bind(ip)

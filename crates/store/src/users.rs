@@ -3,7 +3,7 @@
 
 use cells_core::{Login, Profile, UnixTime, UserId};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::row::parse;
 use crate::{Result, Store, StoreError};
@@ -43,7 +43,7 @@ pub struct UserUpdate {
 
 const COLUMNS: &str = "uuid, login, display_name, profile, password_hash, locked, created_at, updated_at, session_gen";
 
-fn from_row(row: &SqliteRow) -> Result<UserRecord> {
+fn from_row(row: &AnyRow) -> Result<UserRecord> {
     let login: &str = row.try_get("login")?;
     Ok(UserRecord {
         id: parse(row, "uuid")?,
@@ -51,7 +51,7 @@ fn from_row(row: &SqliteRow) -> Result<UserRecord> {
         display_name: row.try_get("display_name")?,
         profile: parse(row, "profile")?,
         password_hash: row.try_get("password_hash")?,
-        locked: row.try_get("locked")?,
+        locked: row.try_get::<i64, _>("locked")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         session_gen: row.try_get("session_gen")?,
@@ -60,7 +60,7 @@ fn from_row(row: &SqliteRow) -> Result<UserRecord> {
 
 /// Ends every login session of a user: their refresh tokens go, and the session
 /// generation moves so that their login access tokens are refused.
-pub(crate) async fn end_sessions(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, id: UserId) -> Result<()> {
+pub(crate) async fn end_sessions(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: UserId) -> Result<()> {
     sqlx::query("DELETE FROM refresh_tokens WHERE user_uuid = $1").bind(id.to_string()).execute(&mut **tx).await?;
     sqlx::query("UPDATE users SET session_gen = session_gen + 1 WHERE uuid = $1")
         .bind(id.to_string())
@@ -159,7 +159,7 @@ impl Store {
         .bind(update.display_name.as_deref())
         .bind(update.profile.map(Profile::as_str))
         .bind(update.password_hash.as_deref())
-        .bind(update.locked)
+        .bind(update.locked.map(i64::from))
         .bind(now)
         .bind(id.to_string())
         .execute(&mut *tx)

@@ -5,8 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use cells_core::{Login, NodeId, Rights, UnixTime, UserId, WorkspaceId};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use crate::row::{parse, parse_opt};
 use crate::{Result, Store, StoreError};
@@ -70,7 +70,7 @@ pub struct Grant {
 const SELECT: &str = "SELECT w.uuid, w.slug, w.kind, w.owner, w.label, w.created_at, n.uuid AS root \
                       FROM workspaces w JOIN nodes n ON n.workspace = w.uuid AND n.path = ''";
 
-fn from_row(row: &SqliteRow) -> Result<WorkspaceRecord> {
+fn from_row(row: &AnyRow) -> Result<WorkspaceRecord> {
     Ok(WorkspaceRecord {
         id: parse(row, "uuid")?,
         slug: row.try_get("slug")?,
@@ -84,7 +84,7 @@ fn from_row(row: &SqliteRow) -> Result<WorkspaceRecord> {
 
 /// Inserts a workspace and its root folder.
 pub(crate) async fn insert_workspace(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     kind: WorkspaceKind,
     slug: &str,
     label: &str,

@@ -26,6 +26,7 @@
 //! - `concurrency`: racing moves, uploads into moving folders, cancelled copies, racing
 //!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
 //! - `console`: the web console's headers, and two scenarios in Chromium (playwright-core).
+//! - `cluster`: two nodes over PostgreSQL and s3s-fs (`migrate_store`: SQLite to them).
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -35,6 +36,7 @@ mod access;
 mod admin_cli;
 mod bad_input;
 mod client;
+mod cluster;
 mod concurrency;
 mod console;
 mod crash;
@@ -46,6 +48,7 @@ mod hardening_limits;
 mod hardening_sessions;
 mod io;
 mod memory;
+mod migrate_store;
 mod oauth;
 mod ops;
 mod scopes;

@@ -36,8 +36,20 @@ pub struct TestServer {
     log_level: String,
     storage_url: Option<String>,
     extra_args: Vec<String>,
+    /// Where the store is (`--database-url`, `--storage-url`), for `start` and `admin`.
+    store_args: Vec<String>,
+    env: Vec<(String, String)>,
     stdout: Vec<String>,
     pub client: reqwest::Client,
+}
+
+/// Where a node of a cluster keeps its state, shared with the other nodes.
+pub struct NodeStore<'a> {
+    pub database_url: &'a str,
+    pub storage_url: &'a str,
+    pub env: &'a [(&'a str, &'a str)],
+    /// The local key file every node shares (copied into this node's data folder).
+    pub key_file: Option<&'a Path>,
 }
 
 impl TestServer {
@@ -61,6 +73,42 @@ impl TestServer {
         Self::start_full_args(Some(ADMIN_PASSWORD), "info", None, args)
     }
 
+    /// Starts a node of a cluster: its own data folder, the shared database and bucket.
+    pub fn start_node(store: &NodeStore<'_>) -> Self {
+        let mut server = Self::new_unstarted(Some(ADMIN_PASSWORD), "info", None, &[]);
+        server.store_args = vec![
+            "--database-url".into(),
+            store.database_url.into(),
+            "--storage-url".into(),
+            store.storage_url.into(),
+        ];
+        server.env = store.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        if let Some(key) = store.key_file {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            std::fs::DirBuilder::new().mode(0o700).create(server.data()).expect("the data folder");
+            let dest = server.data().join("secret.key");
+            std::fs::copy(key, &dest).expect("copy the key file");
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600)).expect("chmod the key file");
+        }
+        server.spawn();
+        server
+    }
+
+    /// Stops (if running) and starts again on the same data folder, with the store moved
+    /// to `store` (after `cells admin migrate-store`).
+    pub fn restart_on(&mut self, store: &NodeStore<'_>) {
+        self.kill9();
+        self.storage_url = None;
+        self.store_args = vec![
+            "--database-url".into(),
+            store.database_url.into(),
+            "--storage-url".into(),
+            store.storage_url.into(),
+        ];
+        self.env = store.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        self.spawn();
+    }
+
     fn start_full(admin_password: Option<&str>, log_level: &str, storage_url: Option<&str>) -> Self {
         Self::start_full_args(admin_password, log_level, storage_url, &[])
     }
@@ -71,9 +119,15 @@ impl TestServer {
         storage_url: Option<&str>,
         args: &[&str],
     ) -> Self {
+        let mut server = Self::new_unstarted(admin_password, log_level, storage_url, args);
+        server.spawn();
+        server
+    }
+
+    fn new_unstarted(admin_password: Option<&str>, log_level: &str, storage_url: Option<&str>, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let client = reqwest::Client::builder().no_proxy().build().expect("a reqwest client");
-        let mut server = Self {
+        Self {
             dir,
             child: None,
             port: 0,
@@ -82,11 +136,11 @@ impl TestServer {
             log_level: log_level.to_owned(),
             storage_url: storage_url.map(str::to_owned),
             extra_args: args.iter().map(|a| (*a).to_owned()).collect(),
+            store_args: Vec::new(),
+            env: Vec::new(),
             stdout: Vec::new(),
             client,
-        };
-        server.spawn();
-        server
+        }
     }
 
     fn spawn(&mut self) {
@@ -98,6 +152,7 @@ impl TestServer {
             .args(["--bind", "127.0.0.1:0", "--sftp-bind", "127.0.0.1:0"])
             .args(self.storage_url.iter().flat_map(|url| ["--storage-url", url.as_str()]))
             .args(&self.extra_args)
+            .args(&self.store_args)
             .env("CELLS_LOG", &self.log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -115,6 +170,7 @@ impl TestServer {
         ] {
             command.env_remove(name);
         }
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
         match &self.admin_password {
             Some(password) => command.env("CELLS_ADMIN_PASSWORD", password),
             None => command.env_remove("CELLS_ADMIN_PASSWORD"),
@@ -242,7 +298,9 @@ impl TestServer {
             .arg("admin")
             .arg("--data")
             .arg(self.data())
+            .args(&self.store_args)
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env_remove("CELLS_DATABASE_URL")
             .env_remove("CELLS_STORAGE_URL")
             .env_remove("CELLS_CONFIG")

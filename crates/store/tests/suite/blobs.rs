@@ -1,5 +1,6 @@
-//! Blobs in a local folder: round trips, ranges, copies, deletes, and sweeping
-//! abandoned uploads.
+//! Blobs: round trips, ranges, deletes, ages (every backend), and what each backend
+//! leaves behind an abandoned upload. Each check takes the store and a folder to
+//! inspect: the blob folder itself, or the folder the S3 server keeps its bucket in.
 
 use std::time::Duration;
 
@@ -48,10 +49,9 @@ fn tmp_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(root.join("tmp")).expect("tmp folder").map(|e| e.expect("entry").path()).collect()
 }
 
-pub async fn blobs_round_trip(blobs: &Blobs, root: &std::path::Path) {
+pub async fn blobs_round_trip(blobs: &Blobs, _: &std::path::Path) {
     let small = "h\u{e9}llo #1 100% \u{1F600}\n".repeat(100).into_bytes();
     let id = write_blob(blobs, &small, 7).await;
-    assert!(tmp_files(root).is_empty(), "a finished blob leaves nothing in tmp");
     let (whole, streamed) = read_all(blobs, id, 0, small.len() as u64).await;
     assert_eq!(whole, small);
     assert!(!streamed, "a small read comes whole");
@@ -88,6 +88,9 @@ pub async fn blobs_round_trip(blobs: &Blobs, root: &std::path::Path) {
 }
 
 pub async fn blobs_dropped_writer_leaves_nothing(blobs: &Blobs, root: &std::path::Path) {
+    let finished = write_blob(blobs, b"done", 2).await;
+    assert!(tmp_files(root).is_empty(), "a finished blob leaves nothing in tmp");
+    blobs.delete(vec![finished]).await.expect("delete");
     let mut writer = blobs.writer().await.expect("writer");
     writer.write(&pattern(300 * 1024)).await.expect("write");
     assert_eq!(tmp_files(root).len(), 1, "the upload is in tmp while it runs");
@@ -99,8 +102,16 @@ pub async fn blobs_dropped_writer_leaves_nothing(blobs: &Blobs, root: &std::path
     assert!(tmp_files(root).is_empty());
 }
 
-pub async fn blobs_delete_and_age(blobs: &Blobs, root: &std::path::Path) {
+pub async fn local_blob_files_are_private(blobs: &Blobs, root: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
+    write_blob(blobs, b"private", 3).await;
+    let shard = std::fs::read_dir(root.join("blobs")).expect("shards").next().expect("a shard").expect("entry");
+    assert_eq!(shard.metadata().expect("meta").permissions().mode() & 0o777, 0o700, "blob folders are private");
+    let file = std::fs::read_dir(shard.path()).expect("blobs").next().expect("a blob").expect("entry");
+    assert_eq!(file.metadata().expect("meta").permissions().mode() & 0o777, 0o600, "blob files are private");
+}
+
+pub async fn blobs_delete_and_age(blobs: &Blobs, _: &std::path::Path) {
     let data = pattern(256 * 1024 + 3);
     let id = write_blob(blobs, &data, 4096).await;
     let other = write_blob(blobs, &data[..10], 10).await;
@@ -108,10 +119,6 @@ pub async fn blobs_delete_and_age(blobs: &Blobs, root: &std::path::Path) {
     let old = blobs.old_blobs(later).await.expect("scan");
     assert!(old.contains(&id) && old.contains(&other), "{old:?}");
     assert!(blobs.old_blobs(std::time::SystemTime::UNIX_EPOCH).await.expect("scan").is_empty(), "none older than 1970");
-    let shard = std::fs::read_dir(root.join("blobs")).expect("shards").next().expect("a shard").expect("entry");
-    assert_eq!(shard.metadata().expect("meta").permissions().mode() & 0o777, 0o700, "blob folders are private");
-    let file = std::fs::read_dir(shard.path()).expect("blobs").next().expect("a blob").expect("entry");
-    assert_eq!(file.metadata().expect("meta").permissions().mode() & 0o777, 0o600, "blob files are private");
     blobs.delete(vec![id]).await.expect("delete");
     assert!(blobs.read(id, 0, 1).await.is_err(), "a deleted blob is gone");
     assert_eq!(read_all(blobs, other, 0, 10).await.0, data[..10], "others stay");
@@ -167,4 +174,60 @@ pub async fn small_blobs_are_served_from_memory(blobs: &Blobs, root: &std::path:
         }
         BlobReader::Whole(_) => panic!("a large blob is streamed"),
     }
+}
+
+/// A blob larger than a part of a multipart upload (8 MiB) comes back identical, also
+/// across the boundaries of parts.
+pub async fn large_blobs_cross_parts(blobs: &Blobs, _: &std::path::Path) {
+    let large = pattern(20 * 1024 * 1024 + 777);
+    let id = write_blob(blobs, &large, 1024 * 1024 + 1).await;
+    let (whole, streamed) = read_all(blobs, id, 0, large.len() as u64).await;
+    assert!(streamed);
+    assert!(whole == large, "20 MiB come back identical");
+    let part = 8 * 1024 * 1024;
+    let (got, _) = read_all(blobs, id, part as u64 - 10, 20).await;
+    assert_eq!(got, large[part - 10..part + 10]);
+    let (got, _) = read_all(blobs, id, part as u64 - 1000, 3 * 1024 * 1024).await;
+    assert!(got == large[part - 1000..part - 1000 + 3 * 1024 * 1024]);
+    blobs.delete(vec![id]).await.expect("delete");
+    assert!(blobs.read(id, 0, 1).await.is_err());
+}
+
+/// Every regular file under `dir`, recursively.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return found };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// An upload dropped before it finishes (here, in its third part) shows no object, and
+/// its parts are gone from the server shortly after: the writer aborts the upload.
+pub async fn bucket_dropped_upload_leaves_nothing(blobs: &Blobs, server_root: &std::path::Path) {
+    let kept = write_blob(blobs, b"kept", 4).await;
+    let before = files_under(server_root);
+    let mut writer = blobs.writer().await.expect("writer");
+    for _ in 0..20 {
+        writer.write(&pattern(1024 * 1024)).await.expect("write");
+    }
+    drop(writer);
+    let far = std::time::SystemTime::now() + Duration::from_secs(3600);
+    let mut left = Vec::new();
+    for _ in 0..50 {
+        left = files_under(server_root);
+        if left == before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, before, "the parts of the aborted upload are gone");
+    assert_eq!(blobs.old_blobs(far).await.expect("list"), vec![kept], "no object but the finished one");
+    assert_eq!(read_all(blobs, kept, 0, 4).await.0, b"kept");
 }

@@ -135,8 +135,9 @@ async fn prefix_siblings(store: &Store, parent: &NodeRecord) -> (Vec<String>, Ve
 // ---------------------------------------------------------------------------------------
 // Backends
 
-/// Runs each named check on a fresh SQLite file and on a fresh in-memory database.
-macro_rules! sqlite_suite {
+/// Runs each named check on a fresh SQLite file, on a fresh in-memory database, and on
+/// a fresh schema of the test PostgreSQL (which must be reachable: see `cells-testkit`).
+macro_rules! store_suite {
     ($($check:ident),* $(,)?) => {
         mod sqlite_file {
             $(
@@ -164,10 +165,22 @@ macro_rules! sqlite_suite {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let schema = cells_testkit::PgSchema::create().await;
+                    let store = cells_store::Store::open(schema.url()).await.expect("open");
+                    assert_eq!(store.dialect(), cells_store::Dialect::Postgres);
+                    super::$check(&store).await;
+                    store.close().await;
+                }
+            )*
+        }
     };
 }
 
-sqlite_suite!(
+store_suite!(
     fresh_database_is_empty,
     create_user_makes_personal_workspace,
     duplicate_login_is_a_conflict,
@@ -207,6 +220,12 @@ async fn sqlite_reopen_keeps_data() {
 }
 
 #[tokio::test]
+async fn postgres_reopen_keeps_data() {
+    let schema = cells_testkit::PgSchema::create().await;
+    reopen_keeps_data(schema.url()).await;
+}
+
+#[tokio::test]
 async fn sqlite_default_url_opens() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&Store::default_url(dir.path())).await.expect("open default url");
@@ -235,7 +254,45 @@ macro_rules! local_blobs_suite {
 local_blobs_suite!(
     blobs_round_trip,
     blobs_dropped_writer_leaves_nothing,
+    local_blob_files_are_private,
     blobs_delete_and_age,
+    large_blobs_cross_parts,
     blobs_sweep_temporary,
     small_blobs_are_served_from_memory,
 );
+
+/// Runs each named blob check on a bucket of a fresh `s3s-fs` server.
+macro_rules! bucket_blobs_suite {
+    ($($check:ident),* $(,)?) => {
+        mod bucket_blobs {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    use cells_testkit::{S3Server, ACCESS_KEY, SECRET_KEY};
+                    let server = S3Server::start();
+                    let blobs = cells_store::Blobs::open_s3_with(&server.storage_url(), ACCESS_KEY, SECRET_KEY)
+                        .await
+                        .expect("open the bucket");
+                    super::$check(&blobs, server.root()).await;
+                }
+            )*
+        }
+    };
+}
+
+bucket_blobs_suite!(blobs_round_trip, blobs_delete_and_age, large_blobs_cross_parts, bucket_dropped_upload_leaves_nothing);
+
+#[tokio::test]
+async fn a_bucket_that_does_not_answer_is_a_clear_error() {
+    let port = cells_testkit::free_port();
+    let url = format!("s3://cells?endpoint=http://127.0.0.1:{port}&region=us-east-1");
+    let err = cells_store::Blobs::open_s3_with(&url, "k", "s").await.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("does not answer"), "{err}");
+    let server = cells_testkit::S3Server::start();
+    let err = cells_store::Blobs::open_s3_with(&server.storage_url(), "k", "wrong secret")
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("does not answer"), "wrong credentials are refused: {err}");
+}

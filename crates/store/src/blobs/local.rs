@@ -1,13 +1,9 @@
-//! The blob store: file content, one immutable blob per upload, in a local folder.
-//!
-//! A blob is written to `tmp/` and renamed into `blobs/` only once complete and synced,
-//! so a crash mid-upload leaves at most a stray temporary file, never a visible partial
-//! file. Reads are built for the hot path: a small blob (at most [`INLINE_READ`] bytes)
-//! is kept in memory after its first read ([`Blobs::read_sized`]; blobs never change, so
-//! nothing is ever stale); a small read is done on the calling thread, a few pages from the page cache being cheaper than a
-//! hop to the blocking pool; a read up to [`CHUNK`] costs one hop (open, position, read
-//! and close together); a larger one streams [`CHUNK`]-sized positional reads, one hop
-//! each. Writes are buffered to [`CHUNK`] before each hop.
+//! Blobs in a local folder: `blobs/ab/ab12…`, written to `tmp/` first and renamed into
+//! place once synced. A small read is done on the calling thread, a few pages from the
+//! page cache being cheaper than a hop to the blocking pool; a read up to [`CHUNK`]
+//! costs one hop (open, position, read and close together); a larger one streams
+//! [`CHUNK`]-sized positional reads, one hop each, one read ahead of the one being sent.
+//! Writes are buffered to [`CHUNK`] before each hop.
 
 use std::fs::File;
 use std::io;
@@ -18,96 +14,38 @@ use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use cells_core::BlobId;
-use futures_util::Stream;
 
-/// Bytes read or written per hop to the blocking thread pool.
-pub const CHUNK: usize = 256 * 1024;
+use super::{BlobReader, CHUNK, INLINE_READ, blob_key};
 
-/// Reads up to this size are done on the calling thread, without a hop.
-pub const INLINE_READ: u64 = 64 * 1024;
-
-/// The blob store rooted at a folder. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Blobs {
+pub(super) struct Local {
     root: Arc<PathBuf>,
-    small: Arc<SmallBlobs>,
-}
-
-/// Whole small blobs (at most [`INLINE_READ`] bytes each, [`SMALL_CACHE`] in all) kept
-/// in memory. A blob never changes once written, so an entry is never stale; it leaves
-/// when its blob is deleted, or when the cache is full and starts over.
-#[derive(Debug, Default)]
-struct SmallBlobs {
-    map: std::sync::RwLock<std::collections::HashMap<BlobId, Bytes>>,
-    bytes: std::sync::atomic::AtomicUsize,
-}
-
-/// The memory the small-blob cache may take.
-pub const SMALL_CACHE: usize = 16 * 1024 * 1024;
-
-impl SmallBlobs {
-    fn get(&self, blob: BlobId) -> Option<Bytes> {
-        self.map.read().ok()?.get(&blob).cloned()
-    }
-
-    fn insert(&self, blob: BlobId, content: Bytes) {
-        use std::sync::atomic::Ordering;
-        let Ok(mut map) = self.map.write() else { return };
-        if self.bytes.load(Ordering::Relaxed) + content.len() > SMALL_CACHE {
-            map.clear();
-            self.bytes.store(0, Ordering::Relaxed);
-        }
-        self.bytes.fetch_add(content.len(), Ordering::Relaxed);
-        map.insert(blob, content);
-    }
-
-    fn remove(&self, blobs: &[BlobId]) {
-        use std::sync::atomic::Ordering;
-        let Ok(mut map) = self.map.write() else { return };
-        for blob in blobs {
-            if let Some(content) = map.remove(blob) {
-                self.bytes.fetch_sub(content.len(), Ordering::Relaxed);
-            }
-        }
-    }
-}
-
-/// What a read gives: the whole range at once when small, else a stream of chunks.
-pub enum BlobReader {
-    Whole(Bytes),
-    Stream(Box<dyn Stream<Item = io::Result<Bytes>> + Send + Unpin>),
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
     tokio::task::spawn_blocking(f).await.map_err(io::Error::other)?
 }
 
-impl Blobs {
-    /// Opens the store, creating its folders.
-    ///
-    /// # Errors
-    /// When the folders cannot be created.
-    pub fn open(root: &Path) -> io::Result<Self> {
+impl Local {
+    pub(super) fn open(root: &Path) -> io::Result<Self> {
         private_dir(&root.join("blobs"))?;
         private_dir(&root.join("tmp"))?;
-        Ok(Self { root: Arc::new(root.to_owned()), small: Arc::default() })
+        Ok(Self { root: Arc::new(root.to_owned()) })
+    }
+
+    pub(super) fn describe(&self) -> String {
+        format!("folder {}", self.root.display())
     }
 
     fn blob_path(&self, blob: BlobId) -> PathBuf {
-        let name = blob.to_string();
-        self.root.join("blobs").join(&name[..2]).join(name)
+        self.root.join(blob_key(blob))
     }
 
     fn tmp_path(&self, blob: BlobId) -> PathBuf {
         self.root.join("tmp").join(format!("{blob}.part"))
     }
 
-    /// Starts writing a new blob.
-    ///
-    /// # Errors
-    /// When the temporary file cannot be created.
-    pub async fn writer(&self) -> io::Result<BlobWriter> {
-        let blob = BlobId::random();
+    pub(super) async fn writer(&self, blob: BlobId) -> io::Result<LocalWriter> {
         let tmp = self.tmp_path(blob);
         let dest = self.blob_path(blob);
         let file = blocking({
@@ -118,49 +56,10 @@ impl Blobs {
             }
         })
         .await?;
-        Ok(BlobWriter {
-            blob,
-            tmp,
-            dest,
-            file: Some(file),
-            buffer: BytesMut::with_capacity(CHUNK),
-            written: 0,
-            done: false,
-        })
+        Ok(LocalWriter { tmp, dest, file: Some(file), buffer: BytesMut::with_capacity(CHUNK), done: false })
     }
 
-    /// Reads `len` bytes from `offset` of a blob of `size` bytes: a small blob is served
-    /// from memory after its first read (no system call at all), others as [`Blobs::read`].
-    ///
-    /// # Errors
-    /// When the blob cannot be opened or read.
-    pub async fn read_sized(&self, blob: BlobId, size: u64, offset: u64, len: u64) -> io::Result<BlobReader> {
-        if size > INLINE_READ {
-            return self.read(blob, offset, len).await;
-        }
-        let whole = match self.small.get(blob) {
-            Some(whole) => whole,
-            None => {
-                let BlobReader::Whole(whole) = self.read(blob, 0, size).await? else {
-                    return Err(io::Error::other("a small blob was streamed"));
-                };
-                self.small.insert(blob, whole.clone());
-                whole
-            }
-        };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(whole.len());
-        let end = usize::try_from(offset.saturating_add(len)).unwrap_or(usize::MAX);
-        if end > whole.len() {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than its record"));
-        }
-        Ok(BlobReader::Whole(whole.slice(start..end)))
-    }
-
-    /// Reads `len` bytes of a blob from `offset`.
-    ///
-    /// # Errors
-    /// When the blob cannot be opened or read.
-    pub async fn read(&self, blob: BlobId, offset: u64, len: u64) -> io::Result<BlobReader> {
+    pub(super) async fn read(&self, blob: BlobId, offset: u64, len: u64) -> io::Result<BlobReader> {
         let path = self.blob_path(blob);
         if len <= INLINE_READ {
             // A few pages, most often from the page cache: cheaper here than a hop to the
@@ -196,15 +95,7 @@ impl Blobs {
         Ok(BlobReader::Stream(Box::new(futures_util::StreamExt::chain(first, Box::pin(rest)))))
     }
 
-    /// Removes blobs no node points to any more. A blob already gone is not an error.
-    ///
-    /// # Errors
-    /// When a blob exists but cannot be removed.
-    pub async fn delete(&self, blobs: Vec<BlobId>) -> io::Result<()> {
-        if blobs.is_empty() {
-            return Ok(());
-        }
-        self.small.remove(&blobs);
+    pub(super) async fn delete(&self, blobs: Vec<BlobId>) -> io::Result<()> {
         let paths: Vec<PathBuf> = blobs.into_iter().map(|b| self.blob_path(b)).collect();
         blocking(move || {
             for path in paths {
@@ -218,12 +109,7 @@ impl Blobs {
         .await
     }
 
-    /// Blobs whose file was last written before `before`: the candidates of the scan for
-    /// blobs that no node refers to (16 bytes each in memory).
-    ///
-    /// # Errors
-    /// When the blob folder cannot be read.
-    pub async fn old_blobs(&self, before: SystemTime) -> io::Result<Vec<BlobId>> {
+    pub(super) async fn old_blobs(&self, before: SystemTime) -> io::Result<Vec<BlobId>> {
         let dir = self.root.join("blobs");
         blocking(move || {
             let mut found = Vec::new();
@@ -247,12 +133,7 @@ impl Blobs {
         .await
     }
 
-    /// Removes temporary files of uploads that stopped (a crash, a killed process) and
-    /// were last written more than `min_age` ago. Returns how many were removed.
-    ///
-    /// # Errors
-    /// When the temporary folder cannot be read.
-    pub async fn sweep_temporary(&self, min_age: Duration) -> io::Result<usize> {
+    pub(super) async fn sweep_temporary(&self, min_age: Duration) -> io::Result<usize> {
         let dir = self.root.join("tmp");
         blocking(move || {
             let mut removed = 0;
@@ -357,32 +238,20 @@ fn private_dir(dir: &Path) -> io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
-/// A blob being written. Dropped before [`BlobWriter::finish`], it removes its
-/// temporary file: an interrupted upload leaves nothing behind.
-pub struct BlobWriter {
-    blob: BlobId,
+/// A blob being written to a temporary file. Dropped before [`LocalWriter::finish`],
+/// it removes its temporary file.
+pub(super) struct LocalWriter {
     tmp: PathBuf,
     dest: PathBuf,
     file: Option<File>,
     buffer: BytesMut,
-    written: u64,
     done: bool,
 }
 
-impl BlobWriter {
-    /// Bytes accepted so far.
-    #[must_use]
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
+impl LocalWriter {
     /// Appends a chunk; writes through once [`CHUNK`] bytes are buffered.
-    ///
-    /// # Errors
-    /// When the disk write fails.
-    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+    pub(super) async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
         self.buffer.extend_from_slice(chunk);
-        self.written += chunk.len() as u64;
         if self.buffer.len() >= CHUNK {
             self.flush().await?;
         }
@@ -406,12 +275,8 @@ impl BlobWriter {
         Ok(())
     }
 
-    /// Writes what is buffered, syncs, and moves the blob into place. Only then may a
-    /// node point to it.
-    ///
-    /// # Errors
-    /// When the write, sync or rename fails.
-    pub async fn finish(mut self) -> io::Result<(BlobId, u64)> {
+    /// Writes what is buffered, syncs, and moves the blob into place.
+    pub(super) async fn finish(mut self) -> io::Result<()> {
         self.flush().await?;
         let file = self.file.take().ok_or_else(|| io::Error::other("blob writer already failed"))?;
         let (tmp, dest) = (self.tmp.clone(), self.dest.clone());
@@ -422,11 +287,11 @@ impl BlobWriter {
         })
         .await?;
         self.done = true;
-        Ok((self.blob, self.written))
+        Ok(())
     }
 }
 
-impl Drop for BlobWriter {
+impl Drop for LocalWriter {
     fn drop(&mut self) {
         if !self.done {
             // Best effort: a leftover is swept at the next start.
