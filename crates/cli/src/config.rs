@@ -190,7 +190,9 @@ impl Settings {
             .mode(0o700)
             .create(&self.data)
             .with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
-        cells_service::Cells::open(&self.store_config()).await.map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
+        cells_service::Cells::open(&self.store_config())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
     }
 }
 
@@ -235,6 +237,9 @@ mod tests {
             ..StoreArgs::default()
         };
         let settings = Settings::resolve(&store, &ServerArgs::default()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(settings.storage, cells_service::Storage::Bucket("s3://cells?endpoint=http://127.0.0.1:9000".into()));
+        assert_eq!(
+            settings.storage,
+            cells_service::Storage::Bucket("s3://cells?endpoint=http://127.0.0.1:9000".into())
+        );
     }
 }

@@ -96,7 +96,11 @@ const KEY_CHECK: &str = "local-key-check";
 ///
 /// # Errors
 /// When the key file differs from the one the database was set up with.
-pub(crate) async fn check_shared(store: &cells_store::Store, local: &LocalKey, now: cells_core::UnixTime) -> Result<()> {
+pub(crate) async fn check_shared(
+    store: &cells_store::Store,
+    local: &LocalKey,
+    now: cells_core::UnixTime,
+) -> Result<()> {
     let check = local.derive(b"local-key-check", b"");
     let stored = store.server_key_or_insert(KEY_CHECK, &check, now).await?;
     if stored != check {

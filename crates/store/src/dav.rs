@@ -126,10 +126,7 @@ impl Store {
                  ORDER BY name) AS TEXT) FROM nodes WHERE parent = $1"
             }
         };
-        let json: Option<String> = sqlx::query_scalar(query)
-        .bind(parent.to_string())
-        .fetch_one(&self.pool)
-        .await?;
+        let json: Option<String> = sqlx::query_scalar(query).bind(parent.to_string()).fetch_one(&self.pool).await?;
         let nodes: Vec<JsonNode> =
             serde_json::from_str(json.as_deref().unwrap_or("[]")).map_err(|_| StoreError::Corrupt("nodes"))?;
         nodes.into_iter().map(JsonNode::into_record).collect()

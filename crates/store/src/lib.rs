@@ -139,9 +139,11 @@ pub struct Store {
     url: Option<std::sync::Arc<str>>,
 }
 
-/// The key of the advisory lock that PostgreSQL write transactions take: the single
-/// writer that SQLite has by construction (see [`Store::begin_write`]).
-const WRITE_LOCK: i64 = 0x6365_6c6c_7321;
+/// The advisory lock that PostgreSQL write transactions take: the single writer that
+/// SQLite has by construction (see [`Store::begin_write`]). Its key is per schema, so
+/// that several installs (or tests) in one database do not wait for each other.
+const WRITE_LOCK: &str =
+    "SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext('cells write ' || current_schema()))) AS l";
 
 impl Store {
     /// Opens (creating if missing) the database at `url` and applies the embedded
@@ -279,7 +281,7 @@ impl Store {
             Dialect::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
             Dialect::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1)) AS l").bind(WRITE_LOCK).execute(&mut *tx).await?;
+                sqlx::query(WRITE_LOCK).execute(&mut *tx).await?;
                 Ok(tx)
             }
         }

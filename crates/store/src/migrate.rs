@@ -20,7 +20,10 @@ use Kind::{Bytes, Int, Text};
 
 /// Every table, parents before children (foreign keys), with its columns and the order
 /// that keeps a parent node before its children (a path sorts before its descendants).
-const TABLES: &[(&str, &[(&str, Kind)], &str)] = &[
+/// A table: its name, its columns, and the order its rows are copied in.
+type Table = (&'static str, &'static [(&'static str, Kind)], &'static str);
+
+const TABLES: &[Table] = &[
     (
         "users",
         &[
@@ -165,7 +168,8 @@ impl Store {
             for batch in rows.chunks(BATCH) {
                 let mut values = Vec::with_capacity(batch.len());
                 for n in 0..batch.len() {
-                    let slots: Vec<String> = (1..=columns.len()).map(|c| format!("${}", n * columns.len() + c)).collect();
+                    let slots: Vec<String> =
+                        (1..=columns.len()).map(|c| format!("${}", n * columns.len() + c)).collect();
                     values.push(format!("({})", slots.join(", ")));
                 }
                 let sql = format!("INSERT INTO {table} ({}) VALUES {}", names.join(", "), values.join(", "));

@@ -103,12 +103,7 @@ async fn check_parent(tx: &mut Transaction<'_, Any>, node: &NewNode<'_>) -> Resu
     Ok(())
 }
 
-pub(crate) async fn insert(
-    tx: &mut Transaction<'_, Any>,
-    id: NodeId,
-    node: &NewNode<'_>,
-    now: UnixTime,
-) -> Result<()> {
+pub(crate) async fn insert(tx: &mut Transaction<'_, Any>, id: NodeId, node: &NewNode<'_>, now: UnixTime) -> Result<()> {
     sqlx::query(&format!("INSERT INTO nodes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
         .bind(id.to_string())
         .bind(node.workspace.to_string())

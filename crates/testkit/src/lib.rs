@@ -53,7 +53,7 @@ impl PgSchema {
         connection.execute(format!("CREATE SCHEMA {name}").as_str()).await.unwrap();
         let base = postgres_url();
         let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-c%20search_path%3D{name}");
+        let url = format!("{base}{separator}options=-c%20search_path%3D{name}&application_name={name}");
         Self { name, url }
     }
 
@@ -67,6 +67,17 @@ impl PgSchema {
     #[must_use]
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What the connections of this schema's URL that sit in an open transaction, with
+    /// nothing running, last ran: a transaction left open holds its locks (and the
+    /// write lock) for as long as it stays so.
+    pub async fn idle_in_transaction(&self) -> Vec<String> {
+        let query = format!(
+            "SELECT query FROM pg_stat_activity WHERE application_name = '{}' AND state LIKE 'idle in transaction%'",
+            self.name
+        );
+        self.texts(&query).await
     }
 
     /// Runs SQL (one or more statements) in this schema.
@@ -100,6 +111,9 @@ impl Drop for PgSchema {
             runtime.block_on(async move {
                 use sqlx::Executor;
                 let mut connection = admin_connection().await;
+                // A test that failed may leave a connection of its own in a transaction
+                // (its runtime is unwinding): give up rather than wait for it forever.
+                let _ = connection.execute("SET lock_timeout = '5s'").await;
                 let _ = connection.execute(format!("DROP SCHEMA IF EXISTS {name} CASCADE").as_str()).await;
             });
         })

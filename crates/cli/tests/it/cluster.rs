@@ -173,7 +173,8 @@ fn host_key(server: &TestServer) -> String {
         .output()
         .expect("ssh-keyscan (Debian: openssh-client)");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let key: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).flat_map(|l| l.split_whitespace().skip(1)).collect();
+    let key: Vec<&str> =
+        text.lines().filter(|l| !l.starts_with('#')).flat_map(|l| l.split_whitespace().skip(1)).collect();
     assert!(!key.is_empty(), "ssh-keyscan found no key: {}", String::from_utf8_lossy(&output.stderr));
     key.join(" ")
 }
@@ -236,6 +237,7 @@ async fn usage_writes_stay_coalesced_across_nodes() {
     let writes = cluster.schema.texts("SELECT CAST(COUNT(*) AS TEXT) FROM token_writes").await;
     let writes: u32 = writes[0].parse().unwrap();
     assert!((1..=4).contains(&writes), "200 uses on two nodes wrote the token {writes} times");
-    let used = cluster.schema.texts("SELECT CAST(last_used_at IS NOT NULL AS TEXT) FROM tokens WHERE label = 'busy'").await;
+    let used =
+        cluster.schema.texts("SELECT CAST(last_used_at IS NOT NULL AS TEXT) FROM tokens WHERE label = 'busy'").await;
     assert_eq!(used, ["true"]);
 }

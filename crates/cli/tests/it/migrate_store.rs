@@ -37,7 +37,12 @@ async fn a_sqlite_install_moves_to_postgres_and_s3_with_everything() {
     let said = cli_ok(&output);
     assert!(said.contains("nodes") && said.contains("blobs            2"), "{said}");
 
-    server.restart_on(&NodeStore { database_url: schema.url(), storage_url: &s3.storage_url(), env: &env, key_file: None });
+    server.restart_on(&NodeStore {
+        database_url: schema.url(),
+        storage_url: &s3.storage_url(),
+        env: &env,
+        key_file: None,
+    });
     assert!(server.log().contains("postgresql"), "the server runs on PostgreSQL now");
     let alice = server.bearer(&token);
     assert!(alice.download("/personal-files/docs #1/small.bin").await.expect(200).body == small);

@@ -76,12 +76,8 @@ impl TestServer {
     /// Starts a node of a cluster: its own data folder, the shared database and bucket.
     pub fn start_node(store: &NodeStore<'_>) -> Self {
         let mut server = Self::new_unstarted(Some(ADMIN_PASSWORD), "info", None, &[]);
-        server.store_args = vec![
-            "--database-url".into(),
-            store.database_url.into(),
-            "--storage-url".into(),
-            store.storage_url.into(),
-        ];
+        server.store_args =
+            vec!["--database-url".into(), store.database_url.into(), "--storage-url".into(), store.storage_url.into()];
         server.env = store.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         if let Some(key) = store.key_file {
             use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -99,12 +95,8 @@ impl TestServer {
     pub fn restart_on(&mut self, store: &NodeStore<'_>) {
         self.kill9();
         self.storage_url = None;
-        self.store_args = vec![
-            "--database-url".into(),
-            store.database_url.into(),
-            "--storage-url".into(),
-            store.storage_url.into(),
-        ];
+        self.store_args =
+            vec!["--database-url".into(), store.database_url.into(), "--storage-url".into(), store.storage_url.into()];
         self.env = store.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         self.spawn();
     }

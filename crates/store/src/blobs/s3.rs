@@ -19,7 +19,8 @@ use super::{BlobReader, CHUNK, blob_key};
 pub(super) const PART: usize = 8 << 20;
 const PARTS_IN_FLIGHT: usize = 2;
 
-/// What a streamed read asks the bucket for at a time.
+/// What a streamed read asks the bucket for at a time (a read up to [`CHUNK`] is one
+/// request, whole).
 const READ_CHUNK: usize = 4 * CHUNK;
 
 #[derive(Clone, Debug)]
@@ -70,6 +71,9 @@ fn parse(url: &str) -> io::Result<Location> {
 impl Bucket {
     pub(super) async fn open(url: &str, credentials: Option<(&str, &str)>) -> io::Result<Self> {
         let location = parse(url)?;
+        // The process-wide HTTP client (reqwest with rustls); once is enough, more is
+        // harmless.
+        opendal::install_default();
         let mut builder = opendal::services::S3::default()
             .bucket(&location.bucket)
             .region(&location.region)
@@ -104,7 +108,7 @@ impl Bucket {
         }
         let key = blob_key(blob);
         let range = offset..offset.saturating_add(len);
-        if len <= READ_CHUNK as u64 {
+        if len <= CHUNK as u64 {
             let buffer = self.operator.read_with(&key).range(range).await?;
             if buffer.len() as u64 != len {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "blob is shorter than its record"));
@@ -177,8 +181,8 @@ mod tests {
 
     #[test]
     fn a_bucket_url_gives_its_parts_and_rejects_what_it_does_not_know() {
-        let location =
-            parse("s3://cells/team/a?endpoint=http://127.0.0.1:9000&region=eu-west-1").unwrap_or_else(|e| panic!("{e}"));
+        let location = parse("s3://cells/team/a?endpoint=http://127.0.0.1:9000&region=eu-west-1")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             location,
             Location {

@@ -173,6 +173,16 @@ macro_rules! store_suite {
                     let store = cells_store::Store::open(schema.url()).await.expect("open");
                     assert_eq!(store.dialect(), cells_store::Dialect::Postgres);
                     super::$check(&store).await;
+                    // Every transaction ended, also those the check gave up on.
+                    let mut open = Vec::new();
+                    for _ in 0..20 {
+                        open = schema.idle_in_transaction().await;
+                        if open.is_empty() {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                    assert_eq!(open, Vec::<String>::new(), "transactions left open");
                     store.close().await;
                 }
             )*
@@ -280,7 +290,12 @@ macro_rules! bucket_blobs_suite {
     };
 }
 
-bucket_blobs_suite!(blobs_round_trip, blobs_delete_and_age, large_blobs_cross_parts, bucket_dropped_upload_leaves_nothing);
+bucket_blobs_suite!(
+    blobs_round_trip,
+    blobs_delete_and_age,
+    large_blobs_cross_parts,
+    bucket_dropped_upload_leaves_nothing
+);
 
 #[tokio::test]
 async fn a_bucket_that_does_not_answer_is_a_clear_error() {
