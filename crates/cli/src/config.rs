@@ -190,9 +190,12 @@ impl Settings {
             .mode(0o700)
             .create(&self.data)
             .with_context(|| format!("cannot create the data folder {}", self.data.display()))?;
-        cells_service::Cells::open(&self.store_config())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))
+        // The operator sees the whole reason, also of what a client would only see as an
+        // internal error.
+        cells_service::Cells::open(&self.store_config()).await.map_err(|err| match err {
+            cells_service::ServiceError::Internal(reason) => anyhow::anyhow!("cannot open the store: {reason}"),
+            other => anyhow::anyhow!("cannot open the store: {other}"),
+        })
     }
 }
 

@@ -118,11 +118,15 @@ impl Cells {
     /// When the database or the blob folder cannot be opened.
     pub async fn open(config: &StoreConfig) -> Result<Self> {
         let local = secrets::LocalKey::load_or_create(&config.key_file)?;
-        let store = Store::open(&config.database_url).await?;
+        // Said as it is (not as an internal error): these are the operator's settings.
+        let store = Store::open(&config.database_url)
+            .await
+            .map_err(|err| ServiceError::BadRequest(format!("cannot open the database: {err}")))?;
         let blobs = match &config.storage {
-            Storage::Folder(dir) => Blobs::open(dir)?,
-            Storage::Bucket(url) => Blobs::open_s3(url).await?,
-        };
+            Storage::Folder(dir) => Blobs::open(dir),
+            Storage::Bucket(url) => Blobs::open_s3(url).await,
+        }
+        .map_err(|err| ServiceError::BadRequest(format!("cannot open the storage: {err}")))?;
         let now = cells_core::now();
         secrets::check_shared(&store, &local, now).await?;
         store.ensure_common_workspace(now).await?;

@@ -20,11 +20,11 @@ pub struct Migrated {
     pub bytes: u64,
 }
 
-async fn open_blobs(storage: &Storage) -> Result<Blobs> {
-    Ok(match storage {
-        Storage::Folder(dir) => Blobs::open(dir)?,
-        Storage::Bucket(url) => Blobs::open_s3(url).await?,
-    })
+async fn open_blobs(storage: &Storage) -> std::io::Result<Blobs> {
+    match storage {
+        Storage::Folder(dir) => Blobs::open(dir),
+        Storage::Bucket(url) => Blobs::open_s3(url).await,
+    }
 }
 
 /// Copies the store of `from` into `to`, whose database must hold no user yet.
@@ -36,8 +36,11 @@ pub async fn migrate_store(from: &StoreConfig, to: &StoreConfig) -> Result<Migra
     if from.database_url == to.database_url {
         return Err(ServiceError::Conflict("the destination database is the source database".into()));
     }
-    let source = Store::open(&from.database_url).await?;
-    let dest = Store::open(&to.database_url).await?;
+    let unreachable = |which: &'static str| {
+        move |err: cells_store::StoreError| ServiceError::BadRequest(format!("cannot open the {which} database: {err}"))
+    };
+    let source = Store::open(&from.database_url).await.map_err(unreachable("source"))?;
+    let dest = Store::open(&to.database_url).await.map_err(unreachable("destination"))?;
     if dest.count_users().await? != 0 {
         return Err(ServiceError::Conflict(
             "the destination database already holds users: migrate into a new, empty database".into(),
@@ -45,7 +48,11 @@ pub async fn migrate_store(from: &StoreConfig, to: &StoreConfig) -> Result<Migra
     }
     let (mut blobs, mut bytes) = (0, 0);
     if from.storage != to.storage {
-        let (here, there) = (open_blobs(&from.storage).await?, open_blobs(&to.storage).await?);
+        let unreachable = |which: &'static str| {
+            move |err: std::io::Error| ServiceError::BadRequest(format!("cannot open the {which} storage: {err}"))
+        };
+        let here = open_blobs(&from.storage).await.map_err(unreachable("source"))?;
+        let there = open_blobs(&to.storage).await.map_err(unreachable("destination"))?;
         for (blob, size) in source.referenced_blobs().await? {
             there.import(&here, blob, size).await?;
             blobs += 1;

@@ -51,7 +51,8 @@ async fn a_sqlite_install_moves_to_postgres_and_s3_with_everything() {
     let found = propfind(&server.basic("alice", &token), "/personal-files/large.bin", "0").await;
     assert_eq!(found.prop("/dav/personal-files/large.bin", "{urn:x:z}color"), Some("teal"));
     server.login("admin", ADMIN_PASSWORD).await.get("/a/users").await.expect(200);
-    server.login("alice", "alice-pw-3f9e1c").await.get("/a/workspaces").await.expect(200);
+    let by_password = server.login("alice", "alice-pw-3f9e1c").await;
+    assert!(by_password.download("/personal-files/docs #1/small.bin").await.expect(200).body == small);
     // New writes go to the new store.
     alice.upload("/personal-files/after.txt", "after the move").await.expect(201);
     assert_eq!(alice.download("/personal-files/after.txt").await.expect(200).text(), "after the move");
