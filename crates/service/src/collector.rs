@@ -12,6 +12,13 @@ use crate::{Admin, Cells, Result};
 /// and committing the node that points to it.
 pub const GRACE: Duration = Duration::from_secs(600);
 
+/// How long a blob found unreferenced by the scan must stay so before it is removed.
+/// The scan goes by when a blob was written, and a bucket may date a multipart upload
+/// from its start (AWS does): a long upload that completed an instant ago can look old
+/// while its node is being committed. Looking again after this pause (at most the
+/// grace) closes that gap: a commit follows its upload's completion within moments.
+const SETTLE: Duration = Duration::from_secs(30);
+
 /// Blobs removed per batch (and per database round trip).
 const BATCH: i64 = 500;
 
@@ -50,7 +57,14 @@ impl Cells {
         self.store().forget_garbage(&[], before).await?;
         let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
         let candidates = self.blobs().old_blobs(cutoff).await?;
+        let mut orphans = Vec::new();
         for chunk in candidates.chunks(usize::try_from(BATCH).unwrap_or(500)) {
+            orphans.extend(self.store().unreferenced(chunk).await?);
+        }
+        if !orphans.is_empty() {
+            tokio::time::sleep(SETTLE.min(grace)).await;
+        }
+        for chunk in orphans.chunks(usize::try_from(BATCH).unwrap_or(500)) {
             let free = self.store().unreferenced(chunk).await?;
             collected.orphans += free.len();
             self.blobs().delete(free).await?;

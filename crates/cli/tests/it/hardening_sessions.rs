@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use serde_json::json;
 
-use crate::support::{ADMIN_PASSWORD, TestServer, cli_ok, within_a_second};
+use crate::support::{ADMIN_PASSWORD, NodeStore, TestServer, cli_ok, within_a_second};
 
 #[tokio::test]
 async fn a_password_change_or_a_logout_ends_logins_within_a_second() {
@@ -116,15 +116,40 @@ async fn the_data_folder_is_private_and_a_copy_of_the_database_signs_no_login() 
         .unwrap();
     assert!(status.success());
     server.terminate(std::time::Duration::from_secs(20));
-    let url = format!("sqlite://{}", copy.path().join("stolen.db").display());
-    let mut thief = TestServer::start_with_args(&["--database-url", &url]);
+    let stolen = copy.path().join("stolen.db");
+    let url = format!("sqlite://{}", stolen.display());
+    let backup = copy.path().join("backup.db");
+    std::fs::copy(&stolen, &backup).unwrap();
+
+    // A server on the copy with a key file of its own does not start: it could not sign
+    // a login the database's owner would accept, and says why.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_cells"))
+        .args(["start", "--bind", "127.0.0.1:0", "--sftp-bind", "127.0.0.1:0", "--database-url", &url, "--data"])
+        .arg(elsewhere.path())
+        .env("CELLS_ADMIN_PASSWORD", "x")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && said.contains("secret.key"), "{said}");
+
+    // One who also removes the key's check value starts a server, and has the users,
+    // but the login of the first is refused: the signing key is not in the database.
+    let sqlite = |db: &std::path::Path, sql: &str| {
+        assert!(std::process::Command::new("sqlite3").arg(db).arg(sql).status().unwrap().success());
+    };
+    sqlite(&stolen, "DELETE FROM server_keys WHERE name = 'local-key-check'");
+    let thief = TestServer::start_with_args(&["--database-url", &url]);
     thief.login("admin", ADMIN_PASSWORD).await.get("/a/users").await.expect(200);
     thief.bearer(&access).get("/a/users").await.expect(401);
+
     // With the key file as well (a whole backup), the login is the same.
-    thief.terminate(std::time::Duration::from_secs(20));
-    std::fs::copy(data.join("secret.key"), thief.data().join("secret.key")).unwrap();
-    thief.restart();
-    thief.bearer(&access).get("/a/users").await.expect(200);
+    let url = format!("sqlite://{}", backup.display());
+    let blobs = copy.path().join("blobs");
+    let key = data.join("secret.key");
+    let store = NodeStore { database_url: &url, storage_url: blobs.to_str().unwrap(), env: &[], key_file: Some(&key) };
+    let restored = TestServer::start_node(&store);
+    restored.bearer(&access).get("/a/users").await.expect(200);
 }
 
 #[tokio::test]

@@ -40,7 +40,27 @@ pub struct TestServer {
     store_args: Vec<String>,
     env: Vec<(String, String)>,
     stdout: Vec<String>,
+    /// With `CELLS_TEST_STORE=postgres`: this server's own schema and bucket.
+    _peers: Option<(cells_testkit::PgSchema, cells_testkit::S3Server)>,
     pub client: reqwest::Client,
+}
+
+/// Whether the black-box tests run on PostgreSQL and s3s-fs (`CELLS_TEST_STORE=postgres`,
+/// the second pass of `scripts/test.sh`) rather than SQLite and a folder.
+pub fn on_postgres() -> bool {
+    std::env::var("CELLS_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// A fresh schema and bucket, made on a thread of its own (the callers are inside a
+/// runtime, which cannot block on another).
+fn postgres_peers() -> (cells_testkit::PgSchema, cells_testkit::S3Server) {
+    std::thread::spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let schema = runtime.block_on(cells_testkit::PgSchema::create());
+        (schema, cells_testkit::S3Server::start())
+    })
+    .join()
+    .expect("a schema and a bucket")
 }
 
 /// Where a node of a cluster keeps its state, shared with the other nodes.
@@ -119,6 +139,17 @@ impl TestServer {
     fn new_unstarted(admin_password: Option<&str>, log_level: &str, storage_url: Option<&str>, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
         let client = reqwest::Client::builder().no_proxy().build().expect("a reqwest client");
+        let (mut store_args, mut env, mut peers) = (Vec::new(), Vec::new(), None);
+        if on_postgres() {
+            let (schema, s3) = postgres_peers();
+            store_args = vec!["--database-url".to_owned(), schema.url().to_owned()];
+            // A test that names its own storage (a tiny disk) keeps it.
+            if storage_url.is_none() {
+                store_args.extend(["--storage-url".to_owned(), s3.storage_url()]);
+            }
+            env = s3.env().iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            peers = Some((schema, s3));
+        }
         Self {
             dir,
             child: None,
@@ -128,9 +159,10 @@ impl TestServer {
             log_level: log_level.to_owned(),
             storage_url: storage_url.map(str::to_owned),
             extra_args: args.iter().map(|a| (*a).to_owned()).collect(),
-            store_args: Vec::new(),
-            env: Vec::new(),
+            store_args,
+            env,
             stdout: Vec::new(),
+            _peers: peers,
             client,
         }
     }
