@@ -12,8 +12,8 @@ use crate::{Admin, Cells, Result};
 /// and committing the node that points to it.
 pub const GRACE: Duration = Duration::from_secs(600);
 
-/// How long a blob found unreferenced by the scan must stay so before it is removed.
-/// The scan goes by when a blob was written, and a bucket may date a multipart upload
+/// How long a blob in a bucket found unreferenced by the scan must stay so before it is
+/// removed. The scan goes by when a blob was written, and a bucket may date a multipart upload
 /// from its start (AWS does): a long upload that completed an instant ago can look old
 /// while its node is being committed. Looking again after this pause (at most the
 /// grace) closes that gap: a commit follows its upload's completion within moments.
@@ -61,7 +61,7 @@ impl Cells {
         for chunk in candidates.chunks(usize::try_from(BATCH).unwrap_or(500)) {
             orphans.extend(self.store().unreferenced(chunk).await?);
         }
-        if !orphans.is_empty() {
+        if !orphans.is_empty() && self.blobs().is_bucket() {
             tokio::time::sleep(SETTLE.min(grace)).await;
         }
         for chunk in orphans.chunks(usize::try_from(BATCH).unwrap_or(500)) {

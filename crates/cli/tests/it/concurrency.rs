@@ -24,16 +24,24 @@ use crate::tokens::{assert_refused, record_labelled, refused_within_a_second};
 const MIB: usize = 1024 * 1024;
 const PF: &str = "/personal-files";
 
-/// The rows `sql` selects from the server's database, opened read-only by the `sqlite3`
-/// CLI (installed by `scripts/test.sh`), as JSON objects.
+/// The rows `sql` selects from the server's database, as JSON objects: through the
+/// `sqlite3` CLI (installed by `scripts/test.sh`), opened read-only, or through `psql`
+/// on PostgreSQL (the checks are written in SQL both understand).
 fn query(server: &TestServer, sql: &str) -> Vec<Value> {
-    let output = Command::new("sqlite3")
-        .args(["-readonly", "-json"])
-        .arg(server.data().join("cells.db"))
-        .arg(sql)
-        .output()
-        .expect("sqlite3 (scripts/test.sh installs it)");
-    assert!(output.status.success(), "sqlite3 {sql}: {}", String::from_utf8_lossy(&output.stderr));
+    let output = match server.database_url() {
+        Some(url) if url.starts_with("postgres") => Command::new("psql")
+            .args(["-X", "-At", url, "-c"])
+            .arg(format!("SELECT COALESCE(json_agg(t), '[]'::json) FROM ({sql}) t"))
+            .output()
+            .expect("psql"),
+        _ => Command::new("sqlite3")
+            .args(["-readonly", "-json"])
+            .arg(server.data().join("cells.db"))
+            .arg(sql)
+            .output()
+            .expect("sqlite3 (scripts/test.sh installs it)"),
+    };
+    assert!(output.status.success(), "query {sql}: {}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
     if text.trim().is_empty() {
         return Vec::new();
@@ -47,10 +55,10 @@ fn faults(server: &TestServer, what: &str, sql: &str) -> Option<String> {
     (!rows.is_empty()).then(|| format!("{what}: {rows:?}"))
 }
 
-/// The published blobs (`data/blobs/blobs/*/*`) and their sizes.
+/// The published blobs (`blobs/*/*` in the blob folder or bucket) and their sizes.
 fn blob_files(server: &TestServer) -> BTreeMap<String, u64> {
     let mut found = BTreeMap::new();
-    let Ok(shards) = std::fs::read_dir(server.data().join("blobs").join("blobs")) else { return found };
+    let Ok(shards) = std::fs::read_dir(server.blob_root().join("blobs")) else { return found };
     for shard in shards.map(Result::unwrap).filter(|s| s.path().is_dir()) {
         for entry in std::fs::read_dir(shard.path()).unwrap().map(Result::unwrap) {
             found.insert(entry.file_name().to_string_lossy().into_owned(), entry.metadata().unwrap().len());
@@ -86,10 +94,10 @@ fn tree_faults(server: &TestServer) -> Vec<String> {
         ),
         (
             "workspaces without exactly one root",
-            "SELECT w.slug, w.kind, \
+            "SELECT * FROM (SELECT w.slug, w.kind, \
                (SELECT COUNT(*) FROM nodes n WHERE n.workspace = w.uuid AND n.parent IS NULL) AS roots, \
                (SELECT COUNT(*) FROM nodes n WHERE n.workspace = w.uuid AND n.path = '') AS empty_paths \
-             FROM workspaces w WHERE roots <> 1 OR empty_paths <> 1",
+             FROM workspaces w) c WHERE roots <> 1 OR empty_paths <> 1",
         ),
         (
             "roots that are not a folder at path ''",

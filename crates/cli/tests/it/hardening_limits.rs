@@ -70,7 +70,7 @@ async fn slow_or_idle_clients_are_cut_off() {
 }
 
 fn blob_files(server: &TestServer) -> Vec<std::path::PathBuf> {
-    let root = server.data().join("blobs").join("blobs");
+    let root = server.blob_root().join("blobs");
     let mut files = Vec::new();
     for shard in std::fs::read_dir(root).unwrap() {
         for file in std::fs::read_dir(shard.unwrap().path()).unwrap() {
@@ -98,7 +98,7 @@ async fn unreferenced_blobs_are_collected_and_referenced_ones_kept() {
     admin.delete("/io/personal-files/deleted.txt").await.expect(204);
     // A blob no node ever referred to (an upload cut between publishing and committing),
     // written two hours ago.
-    let shard = server.data().join("blobs").join("blobs").join("00");
+    let shard = server.blob_root().join("blobs").join("00");
     std::fs::create_dir_all(&shard).unwrap();
     let orphan = shard.join("00aaaaaa-0000-4000-8000-000000000000");
     std::fs::write(&orphan, "orphan").unwrap();

@@ -216,7 +216,7 @@ async fn copy_move_and_delete_subtrees() {
 async fn concurrent_writes_serialise_without_errors_or_leaks() {
     let server = TestServer::start();
     let admin = server.admin().await;
-    let blobs = server.data().join("blobs").join("blobs");
+    let blobs = server.blob_root().join("blobs");
     let count_blobs = || -> usize {
         let dirs = std::fs::read_dir(&blobs).unwrap().map(|d| d.unwrap().path());
         dirs.map(|d| std::fs::read_dir(d).unwrap().count()).sum()

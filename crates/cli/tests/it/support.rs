@@ -138,7 +138,13 @@ impl TestServer {
 
     fn new_unstarted(admin_password: Option<&str>, log_level: &str, storage_url: Option<&str>, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let client = reqwest::Client::builder().no_proxy().build().expect("a reqwest client");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            // Under the server's 30 s wait for a request head: never send on a connection
+            // the server is closing.
+            .pool_idle_timeout(Duration::from_secs(20))
+            .build()
+            .expect("a reqwest client");
         let (mut store_args, mut env, mut peers) = (Vec::new(), Vec::new(), None);
         if on_postgres() {
             let (schema, s3) = postgres_peers();
@@ -230,6 +236,21 @@ impl TestServer {
                 }
                 Err(_) => panic!("the server did not start; stdout: {:?}; log:\n{}", self.stdout, self.log()),
             }
+        }
+    }
+
+    /// The database URL given to the server, if not the default SQLite file.
+    pub fn database_url(&self) -> Option<&str> {
+        let at = self.store_args.iter().position(|a| a == "--database-url")?;
+        self.store_args.get(at + 1).map(String::as_str)
+    }
+
+    /// The folder the blobs are in: `DATA/blobs`, or the folder s3s-fs keeps the
+    /// server's bucket in (the same `blobs/ab/ab12…` layout).
+    pub fn blob_root(&self) -> PathBuf {
+        match &self._peers {
+            Some((_, s3)) if self.storage_url.is_none() => s3.root().join(cells_testkit::BUCKET),
+            _ => self.data().join("blobs"),
         }
     }
 

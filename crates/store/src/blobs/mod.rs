@@ -128,6 +128,13 @@ impl Blobs {
         Self { backend, small: Arc::default() }
     }
 
+    /// Whether content is in a bucket (where an object may be dated from the start of
+    /// its upload, not its end).
+    #[must_use]
+    pub fn is_bucket(&self) -> bool {
+        matches!(self.backend, Backend::S3(_))
+    }
+
     /// Where content goes, for messages (no credentials).
     #[must_use]
     pub fn describe(&self) -> String {

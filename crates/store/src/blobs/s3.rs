@@ -17,7 +17,7 @@ use super::{BlobReader, CHUNK, blob_key};
 /// The size of each part of a multipart upload (S3 asks for at least 5 MiB but the
 /// last). Each upload buffers at most [`PARTS_IN_FLIGHT`] of them.
 pub(super) const PART: usize = 8 << 20;
-const PARTS_IN_FLIGHT: usize = 2;
+const PARTS_IN_FLIGHT: usize = 1;
 
 /// What a streamed read asks the bucket for at a time (a read up to [`CHUNK`] is one
 /// request, whole).
