@@ -1,5 +1,7 @@
 //! The change feed of PostgreSQL: every commit that moves a change counter announces
-//! the new counters on the channel `cells_changes` (a trigger, see the migrations), and
+//! the new counters on the channel `cells_changes:<schema>` (a trigger, see the
+//! migrations; one channel per schema, so that installs sharing a database do not hear
+//! each other), and
 //! a [`ChangeFeed`] hands them to a process as they come, so its caches follow other
 //! processes' writes at once instead of at the next poll. SQLite has no feed: there,
 //! processes poll the counters.
@@ -8,8 +10,11 @@ use sqlx::postgres::PgListener;
 
 use crate::{Dialect, Result, Store};
 
-/// The channel the counters are announced on.
-pub const CHANNEL: &str = "cells_changes";
+/// The channel the counters of the tables in `schema` are announced on.
+#[must_use]
+pub fn channel(schema: &str) -> String {
+    format!("cells_changes:{schema}")
+}
 
 /// What the feed says next.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,8 +56,9 @@ impl Store {
     /// When the database cannot be reached.
     pub async fn change_feed(&self) -> Result<Option<ChangeFeed>> {
         let (Dialect::Postgres, Some(url)) = (self.dialect, self.url.as_deref()) else { return Ok(None) };
+        let schema: String = sqlx::query_scalar("SELECT CAST(current_schema() AS TEXT)").fetch_one(&self.pool).await?;
         let mut listener = PgListener::connect(url).await?;
-        listener.listen(CHANNEL).await?;
+        listener.listen(&channel(&schema)).await?;
         Ok(Some(ChangeFeed { listener }))
     }
 }

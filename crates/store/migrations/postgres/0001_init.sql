@@ -125,8 +125,9 @@ CREATE TABLE settings (
 
 -- Change signals for caches in every process: `value` moves on each write that a cache
 -- of users, grants, tokens or settings depends on, `tree` on each write to nodes. Every
--- change is also announced on the channel `cells_changes` (delivered at commit), so that
--- listening processes drop stale entries at once instead of at their next poll.
+-- change is also announced on the channel `cells_changes:<schema>` (delivered at commit;
+-- one channel per schema, so that installs sharing a database do not hear each other),
+-- so that listening processes drop stale entries at once instead of at their next poll.
 CREATE TABLE change_counter (
     id    BIGINT PRIMARY KEY CHECK (id = 1),
     value BIGINT NOT NULL,
@@ -136,7 +137,7 @@ INSERT INTO change_counter (id, value, tree) VALUES (1, 0, 0);
 
 CREATE FUNCTION cells_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('cells_changes', NEW.value || ' ' || NEW.tree);
+    PERFORM pg_notify('cells_changes:' || current_schema(), NEW.value || ' ' || NEW.tree);
     RETURN NULL;
 END;
 $$;

@@ -71,9 +71,10 @@ fn parse(url: &str) -> io::Result<Location> {
 impl Bucket {
     pub(super) async fn open(url: &str, credentials: Option<(&str, &str)>) -> io::Result<Self> {
         let location = parse(url)?;
-        // The process-wide HTTP client (reqwest with rustls); once is enough, more is
-        // harmless.
-        opendal::install_default();
+        // The process-wide HTTP client: reqwest with rustls on ring. Once is enough, more
+        // is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        opendal_http_transport_reqwest::install_default();
         let mut builder = opendal::services::S3::default()
             .bucket(&location.bucket)
             .region(&location.region)

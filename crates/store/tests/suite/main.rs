@@ -311,3 +311,23 @@ async fn a_bucket_that_does_not_answer_is_a_clear_error() {
         .unwrap_or_default();
     assert!(err.contains("does not answer"), "wrong credentials are refused: {err}");
 }
+
+/// PostgreSQL announces each change of the counters to the processes of its schema, and
+/// only to them; SQLite has no feed.
+#[tokio::test]
+async fn postgres_announces_changes_to_its_own_schema_only() {
+    use cells_store::FeedEvent;
+    let (one, other) = (cells_testkit::PgSchema::create().await, cells_testkit::PgSchema::create().await);
+    let (store, elsewhere) =
+        (Store::open(one.url()).await.expect("open"), Store::open(other.url()).await.expect("open"));
+    let mut feed = store.change_feed().await.expect("subscribe").expect("a feed on PostgreSQL");
+    let mut deaf = elsewhere.change_feed().await.expect("subscribe").expect("a feed on PostgreSQL");
+    store.set_setting("x", "1").await.expect("a change");
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(5), feed.next()).await.expect("announced");
+    let (value, tree) = store.change_counters().await.expect("counters");
+    assert_eq!(heard.expect("an event"), FeedEvent::Counters(value, tree));
+    let nothing = tokio::time::timeout(std::time::Duration::from_millis(500), deaf.next()).await;
+    assert!(nothing.is_err(), "another schema's change was heard: {nothing:?}");
+    let sqlite = Store::open("sqlite::memory:").await.expect("open");
+    assert!(sqlite.change_feed().await.expect("no error").is_none());
+}
