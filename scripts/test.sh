@@ -74,5 +74,6 @@ sqlite_or_folder_only='test(=concurrency::the_consistency_check_catches_a_broken
   | test(=hardening_sessions::the_data_folder_is_private_and_a_copy_of_the_database_signs_no_login)
   | test(=ops::sigterm_lets_requests_finish_and_exits_zero)
   | test(=token_safety::no_token_nor_its_hash_leaks)'
-CELLS_TEST_STORE=postgres cargo nextest run -p cells --test it --locked --no-fail-fast \
-  -E "not (test(/^cluster::/) | test(/^migrate_store::/) | $sqlite_or_folder_only)"
+# (--workspace with a filter, not -p cells: the same build as the first pass.)
+CELLS_TEST_STORE=postgres cargo nextest run --workspace --locked --no-fail-fast \
+  -E "package(cells) & binary(it) & not (test(/^cluster::/) | test(/^migrate_store::/) | $sqlite_or_folder_only)"

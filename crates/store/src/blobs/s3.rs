@@ -19,10 +19,6 @@ use super::{BlobReader, CHUNK, blob_key};
 pub(super) const PART: usize = 8 << 20;
 const PARTS_IN_FLIGHT: usize = 1;
 
-/// What a streamed read asks the bucket for at a time (a read up to [`CHUNK`] is one
-/// request, whole).
-const READ_CHUNK: usize = 4 * CHUNK;
-
 #[derive(Clone, Debug)]
 pub(super) struct Bucket {
     operator: Operator,
@@ -116,7 +112,9 @@ impl Bucket {
             }
             return Ok(BlobReader::Whole(buffer.to_bytes()));
         }
-        let reader = self.operator.reader_with(&key).chunk(READ_CHUNK).concurrent(2).await?;
+        // One request, streamed: a ranged GET per chunk costs a round trip and the
+        // server's per-request work each time.
+        let reader = self.operator.reader_with(&key).await?;
         let stream = reader.into_bytes_stream(range).await?;
         Ok(BlobReader::Stream(Box::new(stream)))
     }
