@@ -64,6 +64,19 @@ pub enum Storage {
     Bucket(String),
 }
 
+impl Storage {
+    /// Opens the blob store this names.
+    ///
+    /// # Errors
+    /// When the folder cannot be made or the bucket does not answer.
+    pub async fn open(&self) -> std::io::Result<Blobs> {
+        match self {
+            Self::Folder(dir) => Blobs::open(dir),
+            Self::Bucket(url) => Blobs::open_s3(url).await,
+        }
+    }
+}
+
 /// Where the service keeps its state.
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -106,11 +119,11 @@ impl Cells {
         let store = Store::open(&config.database_url)
             .await
             .map_err(|err| ServiceError::BadRequest(format!("cannot open the database: {err}")))?;
-        let blobs = match &config.storage {
-            Storage::Folder(dir) => Blobs::open(dir),
-            Storage::Bucket(url) => Blobs::open_s3(url).await,
-        }
-        .map_err(|err| ServiceError::BadRequest(format!("cannot open the storage: {err}")))?;
+        let blobs = config
+            .storage
+            .open()
+            .await
+            .map_err(|err| ServiceError::BadRequest(format!("cannot open the storage: {err}")))?;
         let now = cells_core::now();
         secrets::check_shared(&store, &local, now).await?;
         store.ensure_common_workspace(now).await?;

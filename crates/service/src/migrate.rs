@@ -5,9 +5,9 @@
 //! database as it was, and the blobs it copied unreferenced there (its collector
 //! removes them).
 
-use cells_store::{Blobs, Store};
+use cells_store::Store;
 
-use crate::{Result, ServiceError, Storage, StoreConfig};
+use crate::{Result, ServiceError, StoreConfig};
 
 /// What a migration copied.
 #[derive(Debug)]
@@ -18,13 +18,6 @@ pub struct Migrated {
     pub blobs: u64,
     /// Their bytes.
     pub bytes: u64,
-}
-
-async fn open_blobs(storage: &Storage) -> std::io::Result<Blobs> {
-    match storage {
-        Storage::Folder(dir) => Blobs::open(dir),
-        Storage::Bucket(url) => Blobs::open_s3(url).await,
-    }
 }
 
 /// Copies the store of `from` into `to`, whose database must hold no user yet.
@@ -51,8 +44,8 @@ pub async fn migrate_store(from: &StoreConfig, to: &StoreConfig) -> Result<Migra
         let unreachable = |which: &'static str| {
             move |err: std::io::Error| ServiceError::BadRequest(format!("cannot open the {which} storage: {err}"))
         };
-        let here = open_blobs(&from.storage).await.map_err(unreachable("source"))?;
-        let there = open_blobs(&to.storage).await.map_err(unreachable("destination"))?;
+        let here = from.storage.open().await.map_err(unreachable("source"))?;
+        let there = to.storage.open().await.map_err(unreachable("destination"))?;
         for (blob, size) in source.referenced_blobs().await? {
             there.import(&here, blob, size).await?;
             blobs += 1;

@@ -11,7 +11,7 @@ use cells_testkit::{PgSchema, S3Server};
 use crate::dav::dav;
 use crate::sftp_client::sftp_batch;
 use crate::support::{NodeStore, TestServer, cli_ok, eventually, random_bytes, within_a_second};
-use crate::tokens::records;
+use crate::tokens::record_labelled;
 
 pub struct Cluster {
     pub schema: PgSchema,
@@ -66,10 +66,7 @@ async fn a_token_made_on_one_node_works_on_the_other_and_its_revocation_reaches_
 
     // Revoked on A: refused on B within a second, on REST, /io and WebDAV.
     let control = a.pat("alice", &["-e", "1h", "-l", "control"]);
-    let uuid = records(&admin_a, None).await.into_iter().find(|t| t["Label"] == "roaming").unwrap()["Uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let uuid = record_labelled(&admin_a, "roaming").await["Uuid"].as_str().unwrap().to_owned();
     admin_a.delete(&format!("/a/auth/tokens/{uuid}")).await.expect(200);
     within_a_second("a token revoked on A is refused on B's /io", || async {
         b.bearer(&token).download("/personal-files/from-b.txt").await.status == 401
@@ -99,10 +96,7 @@ async fn a_revocation_reaches_a_node_whose_change_feed_was_cut() {
     );
     let cut = cluster.schema.texts(&listener).await;
     assert_eq!(cut, ["true"], "B had one LISTEN connection");
-    let uuid = records(&admin_a, None).await.into_iter().find(|t| t["Label"] == "cut").unwrap()["Uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let uuid = record_labelled(&admin_a, "cut").await["Uuid"].as_str().unwrap().to_owned();
     admin_a.delete(&format!("/a/auth/tokens/{uuid}")).await.expect(200);
     within_a_second("a revocation reaches a node whose feed was cut", || async {
         b.bearer(&token).get("/a/workspaces").await.status == 401
@@ -117,10 +111,7 @@ async fn a_revocation_reaches_a_node_whose_change_feed_was_cut() {
         .await;
     let second = a.pat("admin", &["-e", "1h", "-l", "second"]);
     b.bearer(&second).get("/a/workspaces").await.expect(200);
-    let uuid = records(&admin_a, None).await.into_iter().find(|t| t["Label"] == "second").unwrap()["Uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let uuid = record_labelled(&admin_a, "second").await["Uuid"].as_str().unwrap().to_owned();
     admin_a.delete(&format!("/a/auth/tokens/{uuid}")).await.expect(200);
     within_a_second("after the feed is back", || async { b.bearer(&second).get("/a/workspaces").await.status == 401 })
         .await;

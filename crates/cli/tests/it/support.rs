@@ -96,9 +96,7 @@ impl TestServer {
     /// Starts a node of a cluster: its own data folder, the shared database and bucket.
     pub fn start_node(store: &NodeStore<'_>) -> Self {
         let mut server = Self::new_unstarted(Some(ADMIN_PASSWORD), "info", None, &[]);
-        server.store_args =
-            vec!["--database-url".into(), store.database_url.into(), "--storage-url".into(), store.storage_url.into()];
-        server.env = store.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        server.use_store(store);
         if let Some(key) = store.key_file {
             use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
             std::fs::DirBuilder::new().mode(0o700).create(server.data()).expect("the data folder");
@@ -115,10 +113,15 @@ impl TestServer {
     pub fn restart_on(&mut self, store: &NodeStore<'_>) {
         self.kill9();
         self.storage_url = None;
+        self.use_store(store);
+        self.spawn();
+    }
+
+    /// Points `start` and `admin` at `store`.
+    fn use_store(&mut self, store: &NodeStore<'_>) {
         self.store_args =
             vec!["--database-url".into(), store.database_url.into(), "--storage-url".into(), store.storage_url.into()];
         self.env = store.env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        self.spawn();
     }
 
     fn start_full(admin_password: Option<&str>, log_level: &str, storage_url: Option<&str>) -> Self {
