@@ -1,7 +1,9 @@
 //! Bodies stream both ways: a 1 GiB upload and download keep the server's peak memory
-//! (`VmHWM`) under 100 MiB (160 MiB on a bucket: an upload there holds its part of 8 MiB
-//! with the HTTP client's buffers, about 50 MiB measured, whatever the file's size). The test streams too: the content is generated on the fly
-//! and the download is checked as it arrives, never held whole. Only one login happens
+//! (`VmHWM`) under 100 MiB, on a folder and on a bucket alike. On a bucket an upload
+//! holds up to three parts of 8 MiB whatever the file's size (the one being filled, the
+//! one OpenDAL keeps back, the one being sent), so what it may add is 24 MiB more. The
+//! test streams too: the content is generated on the fly and the download is checked as
+//! it arrives, never held whole. Only one login happens
 //! before: each argon2 hash takes 19 MiB, which the allocator may keep resident.
 
 use std::time::Instant;
@@ -11,10 +13,9 @@ use crate::support::{TestServer, enc, random_bytes};
 const MIB: usize = 1024 * 1024;
 const BLOCKS: usize = 1024;
 const LIMIT: u64 = 100 * MIB as u64;
-const LIMIT_ON_A_BUCKET: u64 = 160 * MIB as u64;
-/// What streaming a gibibyte may add to the peak (with a bucket: one part in flight).
+/// What streaming a gibibyte may add to the peak (with a bucket: three parts more).
 const ADDED: u64 = 32 * MIB as u64;
-const ADDED_ON_A_BUCKET: u64 = 80 * MIB as u64;
+const ADDED_ON_A_BUCKET: u64 = ADDED + 3 * 8 * MIB as u64;
 
 /// Block `index` of the content: a random MiB with the index in its first 8 bytes, so
 /// that a block sent twice, lost or out of order is caught.
@@ -44,8 +45,7 @@ fn check(base: &[u8], pos: usize, chunk: &[u8]) {
 
 #[tokio::test]
 async fn a_gibibyte_each_way_in_bounded_server_memory() {
-    let (limit, added) =
-        if crate::support::on_postgres() { (LIMIT_ON_A_BUCKET, ADDED_ON_A_BUCKET) } else { (LIMIT, ADDED) };
+    let added = if crate::support::on_postgres() { ADDED_ON_A_BUCKET } else { ADDED };
     let server = TestServer::start();
     let at_start = server.peak_rss();
     // One login only: each argon2 run takes 19 MiB, which the allocator may keep.
@@ -62,7 +62,7 @@ async fn a_gibibyte_each_way_in_bounded_server_memory() {
     let uploaded = started.elapsed();
     let after_upload = server.peak_rss();
     assert!(
-        after_upload < limit,
+        after_upload < LIMIT,
         "peak RSS {} MiB after the upload (at start {} MiB, before {} MiB)",
         after_upload / MIB as u64,
         at_start / MIB as u64,
@@ -89,7 +89,7 @@ async fn a_gibibyte_each_way_in_bounded_server_memory() {
         before / MIB as u64,
         after_upload / MIB as u64
     );
-    assert!(peak < limit, "peak RSS {} MiB after the download", peak / MIB as u64);
+    assert!(peak < LIMIT, "peak RSS {} MiB after the download", peak / MIB as u64);
     // And what streaming a gibibyte added is small: memory does not follow the file size.
     assert!(peak - before < added, "streaming 1 GiB added {} MiB", (peak - before) / MIB as u64);
 }

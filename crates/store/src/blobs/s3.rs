@@ -3,11 +3,17 @@
 //! one PUT when its writer finishes; a larger one is a multipart upload of [`PART`]-sized
 //! parts, completed only when its writer finishes: S3 shows no object before that. A
 //! writer dropped unfinished aborts its upload.
+//!
+//! The writer gathers each part in one buffer of its own, allocated once at the part's
+//! size, and hands OpenDAL whole parts. Handing it the request's pieces instead (a few
+//! KiB to a few hundred KiB each) left thousands of live allocations per part, spread
+//! over the allocator's per-thread arenas: a 1 GiB upload then raised the server's peak
+//! memory by 50 to 90 MiB; with whole parts it is the parts themselves (see [`PART`]).
 
 use std::io;
 use std::time::SystemTime;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cells_core::BlobId;
 use futures_util::TryStreamExt;
 use opendal::Operator;
@@ -15,7 +21,8 @@ use opendal::Operator;
 use super::{BlobReader, CHUNK, blob_key};
 
 /// The size of each part of a multipart upload (S3 asks for at least 5 MiB but the
-/// last). Each upload buffers at most [`PARTS_IN_FLIGHT`] of them.
+/// last). An upload holds at most three: the one being filled, the one OpenDAL keeps
+/// until it knows another follows, and [`PARTS_IN_FLIGHT`] being sent.
 pub(super) const PART: usize = 8 << 20;
 const PARTS_IN_FLIGHT: usize = 1;
 
@@ -95,8 +102,10 @@ impl Bucket {
     }
 
     pub(super) async fn writer(&self, blob: BlobId) -> io::Result<BucketWriter> {
-        let writer = self.operator.writer_with(&blob_key(blob)).chunk(PART).concurrent(PARTS_IN_FLIGHT).await?;
-        Ok(BucketWriter { writer: Some(writer) })
+        // No `chunk`: the parts come whole from `BucketWriter`, and OpenDAL sends each as
+        // it comes (with `chunk`, it would keep one more back).
+        let writer = self.operator.writer_with(&blob_key(blob)).concurrent(PARTS_IN_FLIGHT).await?;
+        Ok(BucketWriter { writer: Some(writer), part: BytesMut::new() })
     }
 
     pub(super) async fn read(&self, blob: BlobId, offset: u64, len: u64) -> io::Result<BlobReader> {
@@ -141,16 +150,38 @@ impl Bucket {
 /// An upload in flight.
 pub(super) struct BucketWriter {
     writer: Option<opendal::Writer>,
+    /// The part being filled: empty, or allocated at [`PART`] bytes.
+    part: BytesMut,
 }
 
 impl BucketWriter {
-    pub(super) async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+    pub(super) async fn write(&mut self, mut chunk: &[u8]) -> io::Result<()> {
+        while !chunk.is_empty() {
+            if self.part.capacity() == 0 {
+                self.part = BytesMut::with_capacity(PART);
+            }
+            let take = chunk.len().min(PART - self.part.len());
+            self.part.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            if self.part.len() == PART {
+                self.send_part().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the part filled so far to OpenDAL, which sends it.
+    async fn send_part(&mut self) -> io::Result<()> {
         let writer = self.writer.as_mut().ok_or_else(|| io::Error::other("blob writer already failed"))?;
-        Ok(writer.write(Bytes::copy_from_slice(chunk)).await?)
+        let part = std::mem::take(&mut self.part).freeze();
+        Ok(writer.write(part).await?)
     }
 
     /// Completes the upload: the object appears, whole.
     pub(super) async fn finish(mut self) -> io::Result<()> {
+        if !self.part.is_empty() {
+            self.send_part().await?;
+        }
         let mut writer = self.writer.take().ok_or_else(|| io::Error::other("blob writer already failed"))?;
         if let Err(err) = writer.close().await {
             let _ = writer.abort().await;

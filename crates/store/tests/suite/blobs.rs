@@ -193,6 +193,21 @@ pub async fn large_blobs_cross_parts(blobs: &Blobs, _: &std::path::Path) {
     assert!(blobs.read(id, 0, 1).await.is_err());
 }
 
+/// Blobs the size of a part, one byte either side of it, and two parts, written in
+/// pieces that do not divide a part (and in one piece larger than a part), come back
+/// identical: no byte is lost or sent twice where the writer closes a part.
+pub async fn blobs_at_part_boundaries(blobs: &Blobs, _: &std::path::Path) {
+    let part = 8 * 1024 * 1024;
+    let data = pattern(2 * part + 1);
+    for (len, piece) in [(part - 1, 65_537), (part, 1024 * 1024), (part + 1, 100_003), (2 * part, 3 * part)] {
+        let id = write_blob(blobs, &data[..len], piece).await;
+        let (whole, _) = read_all(blobs, id, 0, len as u64).await;
+        assert_eq!(whole.len(), len, "{len} bytes come back");
+        assert!(whole == data[..len], "{len} bytes written in pieces of {piece} come back identical");
+        blobs.delete(vec![id]).await.expect("delete");
+    }
+}
+
 /// Every regular file under `dir`, recursively.
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();

@@ -267,6 +267,7 @@ local_blobs_suite!(
     local_blob_files_are_private,
     blobs_delete_and_age,
     large_blobs_cross_parts,
+    blobs_at_part_boundaries,
     blobs_sweep_temporary,
     small_blobs_are_served_from_memory,
 );
@@ -294,6 +295,7 @@ bucket_blobs_suite!(
     blobs_round_trip,
     blobs_delete_and_age,
     large_blobs_cross_parts,
+    blobs_at_part_boundaries,
     bucket_dropped_upload_leaves_nothing
 );
 
