@@ -88,13 +88,15 @@ impl Bucket {
         if let Some((access_key, secret_key)) = credentials {
             builder = builder.access_key_id(access_key).secret_access_key(secret_key);
         }
-        let operator = Operator::new(builder)?.layer(opendal::layers::RetryLayer::new());
+        let operator = Operator::new(builder)?;
         let name = match &location.endpoint {
             Some(endpoint) => format!("bucket {} at {endpoint}", location.bucket),
             None => format!("bucket {}", location.bucket),
         };
+        // Checked once, without retries: a wrong address or key is told at once, not
+        // after the retries' back-off. Every later request is retried.
         operator.check().await.map_err(|e| io::Error::other(format!("{name} does not answer: {e}")))?;
-        Ok(Self { operator, name })
+        Ok(Self { operator: operator.layer(opendal::layers::RetryLayer::new()), name })
     }
 
     pub(super) fn describe(&self) -> String {
