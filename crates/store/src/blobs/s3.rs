@@ -4,11 +4,12 @@
 //! parts, completed only when its writer finishes: S3 shows no object before that. A
 //! writer dropped unfinished aborts its upload.
 //!
-//! The writer gathers each part in one buffer of its own, allocated once at the part's
-//! size, and hands OpenDAL whole parts. Handing it the request's pieces instead (a few
-//! KiB to a few hundred KiB each) left thousands of live allocations per part, spread
-//! over the allocator's per-thread arenas: a 1 GiB upload then raised the server's peak
-//! memory by 50 to 90 MiB; with whole parts it is the parts themselves (see [`PART`]).
+//! The writer gathers each part in one buffer of its own, allocated at the part's size
+//! (the first grows once, from [`CHUNK`]), and hands OpenDAL whole parts. Handing it the
+//! request's pieces instead (a few KiB to a few hundred KiB each) left thousands of live
+//! allocations per part, spread over the allocator's per-thread arenas: a 1 GiB upload
+//! then raised the server's peak memory by 50 to 90 MiB; with whole parts it is the
+//! parts themselves (see [`PART`]).
 
 use std::io;
 use std::time::SystemTime;
@@ -107,7 +108,7 @@ impl Bucket {
         // No `chunk`: the parts come whole from `BucketWriter`, and OpenDAL sends each as
         // it comes (with `chunk`, it would keep one more back).
         let writer = self.operator.writer_with(&blob_key(blob)).concurrent(PARTS_IN_FLIGHT).await?;
-        Ok(BucketWriter { writer: Some(writer), part: BytesMut::new() })
+        Ok(BucketWriter { writer: Some(writer), part: BytesMut::new(), sent: false })
     }
 
     pub(super) async fn read(&self, blob: BlobId, offset: u64, len: u64) -> io::Result<BlobReader> {
@@ -152,17 +153,24 @@ impl Bucket {
 /// An upload in flight.
 pub(super) struct BucketWriter {
     writer: Option<opendal::Writer>,
-    /// The part being filled: empty, or allocated at [`PART`] bytes.
+    /// The part being filled. The first starts at [`CHUNK`] bytes (a small file takes no
+    /// more) and grows to [`PART`] at once when it outgrows that; the next ones are
+    /// allocated at [`PART`].
     part: BytesMut,
+    /// Whether a part was sent: the blob is large.
+    sent: bool,
 }
 
 impl BucketWriter {
     pub(super) async fn write(&mut self, mut chunk: &[u8]) -> io::Result<()> {
         while !chunk.is_empty() {
             if self.part.capacity() == 0 {
-                self.part = BytesMut::with_capacity(PART);
+                self.part = BytesMut::with_capacity(if self.sent { PART } else { CHUNK });
             }
             let take = chunk.len().min(PART - self.part.len());
+            if self.part.capacity() - self.part.len() < take {
+                self.part.reserve(PART - self.part.len());
+            }
             self.part.extend_from_slice(&chunk[..take]);
             chunk = &chunk[take..];
             if self.part.len() == PART {
@@ -176,6 +184,7 @@ impl BucketWriter {
     async fn send_part(&mut self) -> io::Result<()> {
         let writer = self.writer.as_mut().ok_or_else(|| io::Error::other("blob writer already failed"))?;
         let part = std::mem::take(&mut self.part).freeze();
+        self.sent = true;
         Ok(writer.write(part).await?)
     }
 
