@@ -47,7 +47,7 @@ pub use content::{ReadRange, Upload};
 pub use error::{Result, ServiceError};
 pub use principal::{Admin, Principal, Via};
 pub use tokens::{TokenSpec, Usage};
-pub use tree::NodeView;
+pub use tree::{Existing, NodeView};
 
 /// The default database URL inside a data folder.
 #[must_use]

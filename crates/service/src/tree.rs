@@ -34,6 +34,17 @@ fn check_new_paths(longest: usize, node: &NodeRecord, to: &TreePath) -> Result<(
     Ok(())
 }
 
+/// What a move or copy does when its destination exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse (409): REST, SFTP's plain rename.
+    Refuse,
+    /// Replace it, with its subtree, in the write's own transaction: the path is never
+    /// empty meanwhile, and a write that fails leaves it as it was (WebDAV's
+    /// `Overwrite: T`, SFTP's POSIX rename). Replacing needs the right to delete it.
+    Replace,
+}
+
 /// The most children one listing page holds.
 pub const MAX_PAGE: i64 = 10_000;
 
@@ -150,14 +161,25 @@ impl Cells {
     ///
     /// # Errors
     /// 404 when the source is not visible, 403 when either end is read-only, 409 when the
-    /// destination is taken or its parent missing (or either moved meanwhile), 400 when
-    /// moving a folder into itself.
-    pub async fn move_node(&self, principal: &Principal, from: &TreePath, to: &TreePath) -> Result<NodeView> {
+    /// destination is taken (and not to be replaced) or its parent missing (or either
+    /// moved meanwhile), 400 when moving a folder into itself, 403 when replacing a node
+    /// that holds the source or is inside it.
+    pub async fn move_node(
+        &self,
+        principal: &Principal,
+        from: &TreePath,
+        to: &TreePath,
+        existing: Existing,
+    ) -> Result<NodeView> {
         let (source, node) = self.movable(principal, from).await?;
         let (entered, parent) = self.writable_parent(principal, to).await?;
-        self.check_destination(&source, &node, from, &entered, to).await?;
-        let moved =
-            self.store().move_node(&node, &Destination { parent: &parent, path: to.inner() }, cells_core::now()).await;
+        let replaced = self.check_destination(principal, &source, &node, from, &entered, to, existing).await?;
+        let destination = Destination::new(&parent, to.inner());
+        let destination = match &replaced {
+            Some(replaced) => destination.replacing(replaced),
+            None => destination,
+        };
+        let moved = self.store().move_node(&node, &destination, cells_core::now()).await;
         self.tree_changed();
         Ok(view(&entered, moved?))
     }
@@ -170,7 +192,13 @@ impl Cells {
     /// # Errors
     /// As [`Cells::move_node`], except the source need only be readable; 403 for a
     /// passage or a workspace root.
-    pub async fn copy_node(&self, principal: &Principal, from: &TreePath, to: &TreePath) -> Result<NodeView> {
+    pub async fn copy_node(
+        &self,
+        principal: &Principal,
+        from: &TreePath,
+        to: &TreePath,
+        existing: Existing,
+    ) -> Result<NodeView> {
         let located = self.locate(principal, from).await?;
         let node = located.existing()?.clone();
         located.require_content()?;
@@ -179,31 +207,49 @@ impl Cells {
             return Err(ServiceError::Forbidden(format!("{from} is a workspace: copy its content instead")));
         }
         let (entered, parent) = self.writable_parent(principal, to).await?;
-        self.check_destination(&source, &node, from, &entered, to).await?;
-        let copied = self
-            .store()
-            .copy_subtree(&node, &Destination { parent: &parent, path: to.inner() }, cells_core::now())
-            .await;
+        let replaced = self.check_destination(principal, &source, &node, from, &entered, to, existing).await?;
+        let destination = Destination::new(&parent, to.inner());
+        let destination = match &replaced {
+            Some(replaced) => destination.replacing(replaced),
+            None => destination,
+        };
+        let copied = self.store().copy_subtree(&node, &destination, cells_core::now()).await;
         self.tree_changed();
         Ok(view(&entered, copied?))
     }
 
-    /// What a move and a copy both check of their destination before writing.
+    /// What a move and a copy both check of their destination before writing. Returns
+    /// the node to replace, when there is one and `existing` says so: the caller may
+    /// delete it, and neither end holds the other.
+    #[allow(clippy::too_many_arguments)]
     async fn check_destination(
         &self,
+        principal: &Principal,
         source: &Entered,
         node: &NodeRecord,
         from: &TreePath,
         entered: &Entered,
         to: &TreePath,
-    ) -> Result<()> {
-        if entered.workspace.id == source.workspace.id && to.is_within(from) {
+        existing: Existing,
+    ) -> Result<Option<NodeRecord>> {
+        let same_workspace = entered.workspace.id == source.workspace.id;
+        if same_workspace && to.is_within(from) {
             return Err(ServiceError::BadRequest(format!("cannot move or copy {from} into itself")));
         }
-        if self.store().node_by_path(entered.workspace.id, to.inner()).await?.is_some() {
-            return Err(ServiceError::Conflict(format!("{to} already exists")));
-        }
-        check_new_paths(self.store().longest_path_below(node).await?, node, to)
+        let replaced = match self.store().node_by_path(entered.workspace.id, to.inner()).await? {
+            None => None,
+            Some(_) if existing == Existing::Refuse => {
+                return Err(ServiceError::Conflict(format!("{to} already exists")));
+            }
+            Some(_) => {
+                if same_workspace && from.is_within(to) {
+                    return Err(ServiceError::Forbidden(format!("{to} holds {from}: it cannot be replaced by it")));
+                }
+                Some(self.movable(principal, to).await?.1)
+            }
+        };
+        check_new_paths(self.store().longest_path_below(node).await?, node, to)?;
+        Ok(replaced)
     }
 
     /// Deletes a node with its subtree; its content goes to the blob collector.

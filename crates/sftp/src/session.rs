@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use cells_core::NodeKind;
-use cells_service::{Cells, Principal, ServiceError};
+use cells_service::{Cells, Existing, Principal, ServiceError};
 use russh_sftp::protocol::{
     Attrs, ExtendedReply, File, FileAttributes, Handle, Name, OpenFlags, Packet, StatusCode, Version,
 };
@@ -103,7 +103,7 @@ impl SftpSession {
             Packet::RmDir(r) => self.remove(r.id, &r.path, NodeKind::Collection).await,
             Packet::Remove(r) => self.remove(r.id, &r.filename, NodeKind::Leaf).await,
             Packet::Rename(r) => {
-                self.cells.move_node(&self.principal, &tree(&r.oldpath)?, &tree(&r.newpath)?).await?;
+                self.cells.move_node(&self.principal, &tree(&r.oldpath)?, &tree(&r.newpath)?, Existing::Refuse).await?;
                 Ok(ok(r.id))
             }
             // Of the attributes, only the mtime is kept; modes, owners and times of
@@ -292,9 +292,9 @@ impl SftpSession {
                 let (from, to) =
                     wire::parse_two_strings(data).ok_or_else(|| Refusal::bad_message("malformed rename"))?;
                 let (from, to) = (tree(&from)?, tree(&to)?);
-                match self.cells.move_node(&self.principal, &from, &to).await {
-                    // Both ends were checked writable before the move found the name taken:
-                    // POSIX rename replaces a file there.
+                match self.cells.move_node(&self.principal, &from, &to, Existing::Refuse).await {
+                    // The name is taken: POSIX rename replaces a file there, in one step
+                    // (the service checks the right to delete it).
                     Err(ServiceError::Conflict(detail)) => {
                         let source = self.cells.stat(&self.principal, &from).await?;
                         let target = self.cells.stat(&self.principal, &to).await?;
@@ -304,8 +304,7 @@ impl SftpSession {
                         if source.node.kind != NodeKind::Leaf || target.node.kind != NodeKind::Leaf {
                             return Err(Refusal::failure(detail));
                         }
-                        self.cells.delete(&self.principal, &to).await?;
-                        self.cells.move_node(&self.principal, &from, &to).await?;
+                        self.cells.move_node(&self.principal, &from, &to, Existing::Replace).await?;
                     }
                     moved => {
                         moved?;

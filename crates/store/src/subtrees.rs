@@ -11,16 +11,36 @@ use crate::nodes::{parent_path, still_at, subtree_bounds};
 use crate::{NodeRecord, Result, Store, StoreError};
 
 /// The destination of a move or copy: a folder, checked again inside the transaction,
-/// and the new path of the moved or copied node inside its workspace.
+/// the new path of the moved or copied node inside its workspace, and the node found at
+/// that path which the write replaces, if any.
 pub struct Destination<'a> {
     pub parent: &'a NodeRecord,
     pub path: &'a str,
+    pub replacing: Option<&'a NodeRecord>,
 }
 
+impl<'a> Destination<'a> {
+    /// A new path under `parent`, free.
+    #[must_use]
+    pub fn new(parent: &'a NodeRecord, path: &'a str) -> Self {
+        Self { parent, path, replacing: None }
+    }
+
+    /// The same, replacing the node now at that path: it is deleted with its subtree in
+    /// the same transaction, so that the path is never empty meanwhile and a write that
+    /// fails leaves it as it was.
+    #[must_use]
+    pub fn replacing(self, node: &'a NodeRecord) -> Self {
+        Self { replacing: Some(node), ..self }
+    }
+}
+
+/// Checks the destination inside the write transaction, and deletes what it replaces.
 async fn check_destination(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     node: &NodeRecord,
     to: &Destination<'_>,
+    now: UnixTime,
 ) -> Result<()> {
     let parent = still_at(tx, to.parent).await?;
     if parent.kind != NodeKind::Collection || parent_path(to.path) != parent.path {
@@ -31,7 +51,46 @@ async fn check_destination(
     if parent.workspace == node.workspace && cells_core::reach::is_within(&parent.path, &node.path) {
         return Err(StoreError::Cycle);
     }
+    if let Some(replaced) = to.replacing {
+        let replaced = still_at(tx, replaced).await?;
+        if replaced.workspace != parent.workspace || replaced.path != to.path {
+            return Err(StoreError::Moved);
+        }
+        // The source is not inside what goes (the parent is not inside the source, so
+        // the other way round cannot be).
+        if replaced.workspace == node.workspace && cells_core::reach::is_within(&node.path, &replaced.path) {
+            return Err(StoreError::Cycle);
+        }
+        delete_within(tx, &replaced, now).await?;
+    }
     Ok(())
+}
+
+/// Deletes a node and its subtree inside a write transaction; the blobs they pointed to
+/// go to the collector. Returns how many nodes were removed.
+async fn delete_within(tx: &mut sqlx::Transaction<'_, sqlx::Any>, node: &NodeRecord, now: UnixTime) -> Result<u64> {
+    let (low, high) = subtree_bounds(&node.path);
+    sqlx::query(&format!(
+        "{} SELECT DISTINCT blob, $5 FROM nodes \
+         WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4)) AND blob IS NOT NULL {}",
+        crate::garbage::INSERT,
+        crate::garbage::ON_CONFLICT
+    ))
+    .bind(node.workspace.to_string())
+    .bind(&node.path)
+    .bind(&low)
+    .bind(&high)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let done = sqlx::query("DELETE FROM nodes WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4))")
+        .bind(node.workspace.to_string())
+        .bind(&node.path)
+        .bind(&low)
+        .bind(&high)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 fn name_of(path: &str) -> &str {
@@ -59,7 +118,8 @@ impl Store {
     }
 
     /// Moves (and renames) a node with its subtree under `to.parent` at `to.path`,
-    /// possibly into another workspace. UUIDs are kept.
+    /// possibly into another workspace, replacing `to.replacing` if given. UUIDs are
+    /// kept.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the destination name is taken; [`StoreError::Moved`]
@@ -69,7 +129,7 @@ impl Store {
         let (low, high) = subtree_bounds(&node.path);
         let mut tx = self.begin_write().await?;
         still_at(&mut tx, node).await?;
-        check_destination(&mut tx, node, to).await?;
+        check_destination(&mut tx, node, to, now).await?;
         let workspace = to.parent.workspace;
         sqlx::query("UPDATE nodes SET workspace = $1, parent = $2, path = $3, name = $4, mtime = $5 WHERE uuid = $6")
             .bind(workspace.to_string())
@@ -100,7 +160,8 @@ impl Store {
         self.node_by_id(node.id).await?.ok_or(StoreError::Vanished)
     }
 
-    /// Copies a node with its subtree under `to.parent` at `to.path`: new UUIDs, the same
+    /// Copies a node with its subtree under `to.parent` at `to.path` (replacing
+    /// `to.replacing` if given): new UUIDs, the same
     /// blobs (blobs are immutable, so a copy shares them; the collector removes a blob
     /// only once no node refers to it). All or nothing, in one transaction: a copy
     /// cancelled midway leaves nothing.
@@ -111,7 +172,7 @@ impl Store {
         let (low, high) = subtree_bounds(&node.path);
         let mut tx = self.begin_write().await?;
         still_at(&mut tx, node).await?;
-        check_destination(&mut tx, node, to).await?;
+        check_destination(&mut tx, node, to, now).await?;
         sqlx::query("CREATE TEMP TABLE IF NOT EXISTS copy_ids (old TEXT PRIMARY KEY, new TEXT NOT NULL)")
             .execute(&mut *tx)
             .await?;
@@ -167,32 +228,12 @@ impl Store {
     /// [`StoreError::Moved`] or [`StoreError::Vanished`] when the node changed since it
     /// was read.
     pub async fn delete_subtree(&self, node: &NodeRecord, now: UnixTime) -> Result<u64> {
-        let (low, high) = subtree_bounds(&node.path);
         let mut tx = self.begin_write().await?;
         still_at(&mut tx, node).await?;
-        sqlx::query(&format!(
-            "{} SELECT DISTINCT blob, $5 FROM nodes \
-             WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4)) AND blob IS NOT NULL {}",
-            crate::garbage::INSERT,
-            crate::garbage::ON_CONFLICT
-        ))
-        .bind(node.workspace.to_string())
-        .bind(&node.path)
-        .bind(&low)
-        .bind(&high)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let done = sqlx::query("DELETE FROM nodes WHERE workspace = $1 AND (path = $2 OR (path > $3 AND path < $4))")
-            .bind(node.workspace.to_string())
-            .bind(&node.path)
-            .bind(&low)
-            .bind(&high)
-            .execute(&mut *tx)
-            .await?;
+        let done = delete_within(&mut tx, node, now).await?;
         crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
-        Ok(done.rows_affected())
+        Ok(done)
     }
 
     /// Whether any node points to this blob.

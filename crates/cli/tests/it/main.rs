@@ -51,6 +51,7 @@ mod memory;
 mod migrate_store;
 mod oauth;
 mod ops;
+mod replace;
 mod scopes;
 mod sftp;
 mod sftp_client;

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cells_core::{NodeKind, TreePath};
 use cells_service::dav::WriteReach;
-use cells_service::{Principal, ServiceError};
+use cells_service::{Existing, Principal, ServiceError};
 
 use super::headers::{self, Depth};
 use super::{DavError, DavResult, Target, locks};
@@ -100,8 +100,10 @@ fn destination(headers: &HeaderMap) -> DavResult<TreePath> {
 }
 
 /// `COPY` and `MOVE`. With `Overwrite: T` (the default) an existing destination is
-/// deleted first (204); with `F` it is a 412. A COPY of a folder at `Depth: 0` copies
-/// the folder without its content.
+/// replaced in the same transaction as the write (204): never missing meanwhile, and
+/// kept if the write fails. With `F` it is a 412. A COPY of a folder at `Depth: 0`
+/// copies the folder without its content (over an existing destination: deleted first,
+/// then created, two steps).
 pub async fn copy_or_move(
     state: &AppState,
     principal: &Principal,
@@ -134,28 +136,21 @@ pub async fn copy_or_move(
         locks::require_unlocked(state, principal, &from, WriteReach::Subtree, true, &submitted).await?;
     }
     locks::require_unlocked(state, principal, &to, WriteReach::Subtree, true, &submitted).await?;
-    if existed {
-        if to.is_within(&from) || from.is_within(&to) {
-            return Err(
-                ServiceError::Forbidden("the destination holds the source, or the other way round".into()).into()
-            );
-        }
-        // Before the destination goes, make sure the source may go too (the service
-        // checks again when it moves): a refused MOVE must not cost the destination.
-        if is_move {
-            state.cells.locate(principal, &from).await?.require_write()?;
-        }
-        state.cells.delete(principal, &to).await?;
-        state.cells.dav_forget_locks(principal, &to).await?;
-    }
+    let existing = if existed { Existing::Replace } else { Existing::Refuse };
     if is_move {
-        state.cells.move_node(principal, &from, &to).await?;
+        state.cells.move_node(principal, &from, &to, existing).await?;
         state.cells.dav_forget_locks(principal, &from).await?;
     } else if depth == Depth::Zero && source.node.kind == NodeKind::Collection {
+        if existed {
+            state.cells.delete(principal, &to).await?;
+        }
         state.cells.create(principal, &to, NodeKind::Collection).await?;
     } else {
-        state.cells.copy_node(principal, &from, &to).await?;
+        state.cells.copy_node(principal, &from, &to, existing).await?;
         state.cells.copy_dav_properties(principal, &from, &to).await?;
+    }
+    if existed {
+        state.cells.dav_forget_locks(principal, &to).await?;
     }
     Ok(if existed { StatusCode::NO_CONTENT } else { StatusCode::CREATED }.into_response())
 }

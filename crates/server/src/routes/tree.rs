@@ -4,6 +4,7 @@ use axum::Json as JsonAnswer;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use cells_core::{NodeId, NodeKind, TreePath};
+use cells_service::Existing;
 use serde::{Deserialize, Serialize};
 
 use crate::AppState;
@@ -131,7 +132,7 @@ pub async fn move_node(
     Json(body): Json<FromTo>,
 ) -> ApiResult<JsonAnswer<NodeJson>> {
     let (from, to) = (parse_path("From", &body.from)?, parse_path("To", &body.to)?);
-    let view = state.cells.move_node(&principal, &from, &to).await?;
+    let view = state.cells.move_node(&principal, &from, &to, Existing::Refuse).await?;
     Ok(JsonAnswer(NodeJson::from(&view)))
 }
 
@@ -142,7 +143,7 @@ pub async fn copy_node(
     Json(body): Json<FromTo>,
 ) -> ApiResult<(StatusCode, JsonAnswer<NodeJson>)> {
     let (from, to) = (parse_path("From", &body.from)?, parse_path("To", &body.to)?);
-    let view = state.cells.copy_node(&principal, &from, &to).await?;
+    let view = state.cells.copy_node(&principal, &from, &to, Existing::Refuse).await?;
     Ok((StatusCode::CREATED, JsonAnswer(NodeJson::from(&view))))
 }
 

@@ -207,6 +207,7 @@ store_suite!(
     move_onto_taken_name_is_a_conflict,
     copy_subtree_copies_all_or_nothing,
     writes_on_stale_records_change_nothing,
+    replacing_writes_delete_the_destination_in_their_transaction,
     subtree_lists_parents_first_and_nothing_else,
     delete_subtree_drops_blobs_and_spares_siblings,
     refresh_tokens_redeem_once,

@@ -63,7 +63,7 @@ pub async fn move_folder_keeps_uuids_and_rewrites_paths(store: &Store) {
     // Move and rename into another folder.
     let a = node(store, ws.id, "base 100% #/a").await;
     let new_path = "dest \u{2713}/a d\u{e9}plac\u{e9} 100% #";
-    let moved = store.move_node(&a, &Destination { parent: &dest, path: new_path }, NOW + 9).await.expect("move");
+    let moved = store.move_node(&a, &Destination::new(&dest, new_path), NOW + 9).await.expect("move");
     assert_eq!(moved.id, a.id);
     assert_eq!(moved.path, new_path);
     assert_eq!(moved.name, "a d\u{e9}plac\u{e9} 100% #");
@@ -82,20 +82,20 @@ pub async fn move_folder_keeps_uuids_and_rewrites_paths(store: &Store) {
     // Move again from a path holding multi-byte characters (the path rewrite must count
     // characters, not bytes) back to the root, under a short name.
     let moved = node(store, ws.id, new_path).await;
-    store.move_node(&moved, &Destination { parent: &root, path: "\u{e9}" }, NOW + 10).await.expect("second move");
+    store.move_node(&moved, &Destination::new(&root, "\u{e9}"), NOW + 10).await.expect("second move");
     assert_moved(store, ws.id, "\u{e9}", &ids).await;
 
     // Rename in place, to a name that is a prefix-sibling of an existing one.
     let here = node(store, ws.id, "\u{e9}").await;
     store
-        .move_node(&here, &Destination { parent: &root, path: "\u{e9}\u{e9}\u{e9} long name \u{1F600}" }, NOW + 11)
+        .move_node(&here, &Destination::new(&root, "\u{e9}\u{e9}\u{e9} long name \u{1F600}"), NOW + 11)
         .await
         .expect("rename");
     assert_moved(store, ws.id, "\u{e9}\u{e9}\u{e9} long name \u{1F600}", &ids).await;
 
     // And back to where it was, next to its prefix siblings.
     let here = node(store, ws.id, "\u{e9}\u{e9}\u{e9} long name \u{1F600}").await;
-    store.move_node(&here, &Destination { parent: &base, path: "base 100% #/a" }, NOW + 12).await.expect("move back");
+    store.move_node(&here, &Destination::new(&base, "base 100% #/a"), NOW + 12).await.expect("move back");
     assert_moved(store, ws.id, "base 100% #/a", &ids).await;
     for before in &before_siblings {
         assert_eq!(&node(store, ws.id, &before.path).await, before, "{:?} must not move", before.path);
@@ -103,8 +103,7 @@ pub async fn move_folder_keeps_uuids_and_rewrites_paths(store: &Store) {
 
     // Moving a file.
     let f = node(store, ws.id, "base 100% #/a/f.txt").await;
-    let moved =
-        store.move_node(&f, &Destination { parent: &root, path: "f #2.txt" }, NOW + 13).await.expect("move file");
+    let moved = store.move_node(&f, &Destination::new(&root, "f #2.txt"), NOW + 13).await.expect("move file");
     assert_eq!((moved.id, moved.path.as_str(), moved.blob), (f.id, "f #2.txt", f.blob));
 }
 
@@ -122,8 +121,7 @@ pub async fn move_across_workspaces(store: &Store) {
     let (decoy_file, _) = file(store, &decoy, "f.txt").await;
 
     let a = node(store, personal, "a").await;
-    let moved =
-        store.move_node(&a, &Destination { parent: &into, path: "inbox/a" }, NOW + 1).await.expect("move across");
+    let moved = store.move_node(&a, &Destination::new(&into, "inbox/a"), NOW + 1).await.expect("move across");
     assert_eq!((moved.workspace, moved.parent), (team.id, Some(into.id)));
     assert_moved(store, team.id, "inbox/a", &ids).await;
     for (rel, _) in ids.iter().filter(|(rel, _)| !rel.is_empty()) {
@@ -151,7 +149,7 @@ pub async fn move_onto_taken_name_is_a_conflict(store: &Store) {
     let a = node(store, ws.id, "a").await;
 
     for target in ["taken #", "ab", "a0"] {
-        match store.move_node(&a, &Destination { parent: &root, path: target }, NOW + 1).await {
+        match store.move_node(&a, &Destination::new(&root, target), NOW + 1).await {
             Err(StoreError::Conflict(what)) => assert!(what.contains("name"), "names the field: {what}"),
             other => panic!("expected a conflict moving onto {target:?}, got {other:?}"),
         }
@@ -170,7 +168,7 @@ pub async fn copy_subtree_copies_all_or_nothing(store: &Store) {
     let dest = folder(store, &root, "dest \u{2713}").await;
     let a = node(store, ws.id, "base/a").await;
 
-    let copy = store.copy_subtree(&a, &Destination { parent: &dest, path: "dest \u{2713}/copie #1" }, NOW + 5).await;
+    let copy = store.copy_subtree(&a, &Destination::new(&dest, "dest \u{2713}/copie #1"), NOW + 5).await;
     let copy = copy.expect("copy");
     assert_ne!(copy.id, a.id);
     assert_eq!(
@@ -205,13 +203,12 @@ pub async fn copy_subtree_copies_all_or_nothing(store: &Store) {
 
     // A clash inserts nothing.
     let before = store.subtree(&root).await.expect("subtree").len();
-    let clash = store.copy_subtree(&a, &Destination { parent: &dest, path: "dest \u{2713}/copie #1" }, NOW + 6).await;
+    let clash = store.copy_subtree(&a, &Destination::new(&dest, "dest \u{2713}/copie #1"), NOW + 6).await;
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
     assert_eq!(store.subtree(&root).await.expect("subtree").len(), before);
     // Into itself: refused, whatever the caller checked.
     let inner = node(store, ws.id, "base/a/sous dossier #1 100%").await;
-    let cycle =
-        store.copy_subtree(&a, &Destination { parent: &inner, path: "base/a/sous dossier #1 100%/x" }, NOW).await;
+    let cycle = store.copy_subtree(&a, &Destination::new(&inner, "base/a/sous dossier #1 100%/x"), NOW).await;
     assert!(matches!(cycle, Err(StoreError::Cycle)), "{cycle:?}");
 }
 
@@ -224,8 +221,8 @@ pub async fn writes_on_stale_records_change_nothing(store: &Store) {
     let x = folder(store, &root, "x").await;
     let y = folder(store, &root, "y").await;
     // Two moves read x and y, then cross: x into y, y into x.
-    store.move_node(&x, &Destination { parent: &y, path: "y/x" }, NOW).await.expect("first move");
-    let crossing = store.move_node(&y, &Destination { parent: &x, path: "x/y" }, NOW).await;
+    store.move_node(&x, &Destination::new(&y, "y/x"), NOW).await.expect("first move");
+    let crossing = store.move_node(&y, &Destination::new(&x, "x/y"), NOW).await;
     assert!(matches!(crossing, Err(StoreError::Moved)), "{crossing:?}");
     assert_eq!(node(store, ws.id, "y").await.parent, Some(root.id), "y stays reachable from the root");
     assert_eq!(node(store, ws.id, "y/x").await.id, x.id);
@@ -247,7 +244,7 @@ pub async fn writes_on_stale_records_change_nothing(store: &Store) {
     let new_at = cells_store::NewNode { path: "y/x/f", ..new };
     store.put_file(&new_at, NOW).await.expect("at the new path");
     assert!(matches!(store.delete_subtree(&x, NOW).await, Err(StoreError::Moved)));
-    let copy = store.copy_subtree(&x, &Destination { parent: &root, path: "copy" }, NOW).await;
+    let copy = store.copy_subtree(&x, &Destination::new(&root, "copy"), NOW).await;
     assert!(matches!(copy, Err(StoreError::Moved)), "{copy:?}");
     assert_eq!(store.delete_subtree(&moved_x, NOW).await.expect("delete"), 2);
 }
@@ -316,4 +313,45 @@ pub async fn delete_subtree_drops_blobs_and_spares_siblings(store: &Store) {
     assert!(matches!(store.delete_subtree(&a, NOW).await, Err(StoreError::Vanished)));
     let empty = folder(store, &root, "vide").await;
     assert_eq!(store.delete_subtree(&empty, NOW).await.expect("delete empty"), 1);
+}
+
+/// A move or copy that replaces the node at its destination deletes that node (and its
+/// subtree, whose blobs go to the collector) in its own transaction. Refused (the node
+/// to replace moved, or holds the source), it changes nothing: the destination stays.
+pub async fn replacing_writes_delete_the_destination_in_their_transaction(store: &Store) {
+    let ws = store.create_workspace("replace", "Replace", NOW).await.expect("create");
+    let root = root_record(store, ws.id).await;
+    let (src, _) = file(store, &root, "src").await;
+    let (old, old_blob) = file(store, &root, "old").await;
+
+    let moved = store.move_node(&src, &Destination::new(&root, "old").replacing(&old), NOW + 1).await.expect("move");
+    assert_eq!((moved.id, moved.path.as_str()), (src.id, "old"), "the moved node keeps its UUID");
+    assert!(store.node_by_id(old.id).await.expect("read").is_none(), "the replaced node is gone");
+    assert!(absent(store, ws.id, "src").await);
+    assert_eq!(store.collectable_blobs(NOW + 1, 100).await.expect("garbage"), vec![old_blob]);
+
+    // A copy over a folder replaces the folder and what is inside.
+    let dir = folder(store, &root, "dir").await;
+    let (inner, inner_blob) = file(store, &dir, "inner").await;
+    let copy = store.copy_subtree(&moved, &Destination::new(&root, "dir").replacing(&dir), NOW + 2).await;
+    let copy = copy.expect("copy");
+    assert_eq!((copy.path.as_str(), copy.kind, copy.blob), ("dir", moved.kind, moved.blob));
+    assert!(store.node_by_id(inner.id).await.expect("read").is_none());
+    assert!(set(store.collectable_blobs(NOW + 2, 100).await.expect("garbage")).contains(&inner_blob.to_string()));
+    assert_eq!(node(store, ws.id, "old").await.id, moved.id, "a copy leaves its source");
+
+    // A stale record of the node to replace: nothing happens.
+    let (other, _) = file(store, &root, "other").await;
+    let stale = node(store, ws.id, "dir").await;
+    store.move_node(&stale, &Destination::new(&root, "dir2"), NOW + 3).await.expect("rename");
+    let refused = store.move_node(&other, &Destination::new(&root, "dir").replacing(&stale), NOW + 4).await;
+    assert!(matches!(refused, Err(StoreError::Moved)), "{refused:?}");
+    assert_eq!(node(store, ws.id, "other").await.id, other.id, "the source stays");
+    assert_eq!(node(store, ws.id, "dir2").await.id, stale.id, "what was to be replaced stays");
+    // Replacing a folder by something inside it: refused, and both stay.
+    let parent = folder(store, &root, "p").await;
+    let (child, _) = file(store, &parent, "c").await;
+    let cycle = store.move_node(&child, &Destination::new(&root, "p").replacing(&parent), NOW + 5).await;
+    assert!(matches!(cycle, Err(StoreError::Cycle)), "{cycle:?}");
+    assert_eq!(node(store, ws.id, "p/c").await.id, child.id);
 }
