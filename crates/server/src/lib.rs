@@ -15,6 +15,7 @@ mod listen;
 mod observe;
 mod range;
 mod routes;
+mod unread;
 mod wire;
 
 use std::future::Future;

@@ -146,3 +146,36 @@ async fn racing_conditional_uploads_have_one_winner() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 15, "{statuses:?}");
 }
+
+/// An answer given before the request's body was read (a refused conditional upload, a
+/// bad token) says `Connection: close`: the connection cannot carry another request, and
+/// a client that pooled it would fail its next request there (a broken pipe, seen in
+/// the race above). An upload read to its end keeps its connection.
+#[tokio::test]
+async fn an_answer_before_the_body_was_read_closes_the_connection() {
+    let server = TestServer::start();
+    let token = server.pat("admin", &["-a", "1h"]);
+    let body = "x".repeat(1 << 20);
+    let put = |auth: &str, header: Option<(&'static str, &'static str)>| {
+        let mut request = server.client.put(server.url("/io/common-files/kept.txt")).bearer_auth(auth);
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        let request = request.body(body.clone());
+        async move {
+            let response = request.send().await.unwrap();
+            let close =
+                response.headers().get("connection").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+            (response.status().as_u16(), close)
+        }
+    };
+    assert_eq!(put(&token, None).await, (201, false), "an upload read to its end keeps the connection");
+    assert_eq!(put(&token, Some(("If-None-Match", "*"))).await, (412, true));
+    assert_eq!(put("cpat_not_a_token", None).await, (401, true));
+    let overwrite = put(&token, None).await;
+    assert_eq!(overwrite, (200, false), "the control: read to its end");
+    // And a GET, which has no body, is never closed by this.
+    let response = server.client.get(server.url("/io/common-files/kept.txt")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("connection").is_none());
+}
