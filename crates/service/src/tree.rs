@@ -41,8 +41,11 @@ pub enum Existing {
     Refuse,
     /// Replace it, with its subtree, in the write's own transaction: the path is never
     /// empty meanwhile, and a write that fails leaves it as it was (WebDAV's
-    /// `Overwrite: T`, SFTP's POSIX rename). Replacing needs the right to delete it.
+    /// `Overwrite: T`). Replacing needs the right to delete it.
     Replace,
+    /// Replace it as [`Existing::Replace`] does if it and the source are both files, else
+    /// refuse (409): SFTP's POSIX rename.
+    ReplaceFile,
 }
 
 /// The most children one listing page holds.
@@ -238,7 +241,11 @@ impl Cells {
         }
         let replaced = match self.store().node_by_path(entered.workspace.id, to.inner()).await? {
             None => None,
-            Some(_) if existing == Existing::Refuse => {
+            Some(found)
+                if existing == Existing::Refuse
+                    || (existing == Existing::ReplaceFile
+                        && (found.kind != NodeKind::Leaf || node.kind != NodeKind::Leaf)) =>
+            {
                 return Err(ServiceError::Conflict(format!("{to} already exists")));
             }
             Some(_) => {

@@ -292,25 +292,19 @@ impl SftpSession {
                 let (from, to) =
                     wire::parse_two_strings(data).ok_or_else(|| Refusal::bad_message("malformed rename"))?;
                 let (from, to) = (tree(&from)?, tree(&to)?);
-                match self.cells.move_node(&self.principal, &from, &to, Existing::Refuse).await {
-                    // The name is taken: POSIX rename replaces a file there, in one step
-                    // (the service checks the right to delete it).
-                    Err(ServiceError::Conflict(detail)) => {
-                        let source = self.cells.stat(&self.principal, &from).await?;
-                        let target = self.cells.stat(&self.principal, &to).await?;
-                        if source.node.id == target.node.id {
-                            return Ok(ok(id));
-                        }
-                        if source.node.kind != NodeKind::Leaf || target.node.kind != NodeKind::Leaf {
-                            return Err(Refusal::failure(detail));
-                        }
-                        self.cells.move_node(&self.principal, &from, &to, Existing::Replace).await?;
-                    }
+                if from == to {
+                    self.cells.stat(&self.principal, &from).await?;
+                    return Ok(ok(id));
+                }
+                // POSIX rename replaces a file by a file, in one step (the service checks
+                // the right to delete it); anything else already there is a failure.
+                match self.cells.move_node(&self.principal, &from, &to, Existing::ReplaceFile).await {
+                    Err(ServiceError::Conflict(detail)) => Err(Refusal::failure(detail)),
                     moved => {
                         moved?;
+                        Ok(ok(id))
                     }
                 }
-                Ok(ok(id))
             }
             LIMITS => Ok(Packet::ExtendedReply(ExtendedReply { id, data: wire::limits(MAX_HANDLES as u64) })),
             other => Err(Refusal::unsupported(format!("the extension {other:?} is not supported"))),

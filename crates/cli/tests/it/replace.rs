@@ -128,4 +128,14 @@ async fn sftp_posix_rename_replaces_in_one_step() {
     );
     assert_eq!(fx.alice.download("/personal-files/target.bin").await.expect(200).text(), format!("v{ROUNDS}"));
     assert_eq!(fx.alice.names("/personal-files").await, ["target.bin"]);
+
+    // A file over a folder, or a folder over a file: refused, and both stay.
+    fx.alice.mkdir("/personal-files/box").await.expect(201);
+    fx.alice.upload("/personal-files/box/inner.bin", "inner").await.expect(201);
+    for (from, to) in [("target.bin", "box"), ("box", "target.bin")] {
+        let batch = fx.batch(&format!("rename /personal-files/{from} /personal-files/{to}\n"));
+        assert!(!batch.ok(), "rename {from} over {to} is refused: {}", batch.stdout());
+        assert_eq!(fx.alice.download("/personal-files/target.bin").await.expect(200).text(), format!("v{ROUNDS}"));
+        assert_eq!(fx.alice.download("/personal-files/box/inner.bin").await.expect(200).text(), "inner");
+    }
 }
