@@ -13,10 +13,10 @@ use crate::{Admin, Cells, Result};
 pub const GRACE: Duration = Duration::from_secs(600);
 
 /// How long a blob in a bucket found unreferenced by the scan must stay so before it is
-/// removed. The scan goes by when a blob was written, and a bucket may date a multipart upload
-/// from its start (AWS does): a long upload that completed an instant ago can look old
-/// while its node is being committed. Looking again after this pause (at most the
-/// grace) closes that gap: a commit follows its upload's completion within moments.
+/// removed. The scan goes by when a blob was written, and a bucket may date a multipart
+/// upload from its start (AWS does): a long upload that completed an instant ago can
+/// look old while its node is being committed. Looking again after this pause (at most
+/// the grace) closes that gap: a commit follows its upload's completion within moments.
 const SETTLE: Duration = Duration::from_secs(30);
 
 /// Blobs removed per batch (and per database round trip).

@@ -177,11 +177,7 @@ impl Cells {
         let (source, node) = self.movable(principal, from).await?;
         let (entered, parent) = self.writable_parent(principal, to).await?;
         let replaced = self.check_destination(principal, &source, &node, from, &entered, to, existing).await?;
-        let destination = Destination::new(&parent, to.inner());
-        let destination = match &replaced {
-            Some(replaced) => destination.replacing(replaced),
-            None => destination,
-        };
+        let destination = Destination { replacing: replaced.as_ref(), ..Destination::new(&parent, to.inner()) };
         let moved = self.store().move_node(&node, &destination, cells_core::now()).await;
         self.tree_changed();
         Ok(view(&entered, moved?))
@@ -211,11 +207,7 @@ impl Cells {
         }
         let (entered, parent) = self.writable_parent(principal, to).await?;
         let replaced = self.check_destination(principal, &source, &node, from, &entered, to, existing).await?;
-        let destination = Destination::new(&parent, to.inner());
-        let destination = match &replaced {
-            Some(replaced) => destination.replacing(replaced),
-            None => destination,
-        };
+        let destination = Destination { replacing: replaced.as_ref(), ..Destination::new(&parent, to.inner()) };
         let copied = self.store().copy_subtree(&node, &destination, cells_core::now()).await;
         self.tree_changed();
         Ok(view(&entered, copied?))

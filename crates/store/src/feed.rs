@@ -1,9 +1,8 @@
 //! The change feed of PostgreSQL: every commit that moves a change counter announces
 //! the new counters on the channel `cells_changes:<schema>` (a trigger, see the
 //! migrations; one channel per schema, so that installs sharing a database do not hear
-//! each other), and
-//! a [`ChangeFeed`] hands them to a process as they come, so its caches follow other
-//! processes' writes at once instead of at the next poll. SQLite has no feed: there,
+//! each other), and a [`ChangeFeed`] hands them to a process as they come, so its caches
+//! follow other processes' writes at once instead of at the next poll. SQLite has no feed: there,
 //! processes poll the counters.
 
 use sqlx::postgres::PgListener;

@@ -46,11 +46,19 @@ impl Reader {
         }
     }
 
-    /// Stops; returns how many reads were made and the statuses that were not 200.
-    async fn finish(self) -> (usize, Vec<u16>) {
+    /// Stops, and checks that it made at least `at_least` reads (one per round of
+    /// writes) and that every one found the file.
+    async fn finish(self, at_least: usize) {
         self.stop.store(true, Ordering::Relaxed);
         let missed = self.task.await.expect("reader");
-        (self.reads.load(Ordering::Relaxed), missed)
+        let reads = self.reads.load(Ordering::Relaxed);
+        assert!(reads >= at_least, "a read at least per round of writes ({reads} reads)");
+        assert!(
+            missed.is_empty(),
+            "the destination was missing {} times in {reads} reads (first: {:?})",
+            missed.len(),
+            &missed[..missed.len().min(3)]
+        );
     }
 }
 
@@ -80,14 +88,7 @@ async fn webdav_overwrite_replaces_in_one_step() {
         }
         reader.one_more_read().await;
     }
-    let (reads, missed) = reader.finish().await;
-    assert!(reads >= ROUNDS, "a read at least per round ({reads} reads)");
-    assert!(
-        missed.is_empty(),
-        "the destination was missing {} times in {reads} reads (first: {:?})",
-        missed.len(),
-        &missed[..missed.len().min(3)]
-    );
+    reader.finish(ROUNDS).await;
     assert_eq!(rest.download("/personal-files/target.txt").await.expect(200).text(), format!("v{ROUNDS}"));
     assert_eq!(rest.names("/personal-files").await, ["target.txt"], "nothing left beside it");
 
@@ -118,14 +119,7 @@ async fn sftp_posix_rename_replaces_in_one_step() {
         tokio::task::block_in_place(|| fx.batch(&commands)).expect_ok();
         reader.one_more_read().await;
     }
-    let (reads, missed) = reader.finish().await;
-    assert!(reads >= BATCHES, "a read at least per batch ({reads} reads)");
-    assert!(
-        missed.is_empty(),
-        "the destination was missing {} times in {reads} reads (first: {:?})",
-        missed.len(),
-        &missed[..missed.len().min(3)]
-    );
+    reader.finish(BATCHES).await;
     assert_eq!(fx.alice.download("/personal-files/target.bin").await.expect(200).text(), format!("v{ROUNDS}"));
     assert_eq!(fx.alice.names("/personal-files").await, ["target.bin"]);
 
