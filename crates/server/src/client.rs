@@ -71,6 +71,21 @@ pub fn client_ip(parts: &Parts, trusted: &[Cidr]) -> Option<IpAddr> {
     Some(hops.into_iter().rev().find(|hop| !trusted.iter().any(|net| net.contains(*hop))).unwrap_or(peer))
 }
 
+/// The host the client addressed: the `Host` header (or the URI's authority, in HTTP/2),
+/// unless the peer is a trusted proxy that says, in `X-Forwarded-Host`, which host the
+/// client asked it for (the last value, the one the nearest proxy wrote).
+pub fn request_host(parts: &Parts, trusted: &[Cidr]) -> Option<String> {
+    let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+    if peer.is_some_and(|peer| trusted.iter().any(|net| net.contains(peer))) {
+        let forwarded = parts.headers.get_all("x-forwarded-host").iter().filter_map(|v| v.to_str().ok()).last();
+        if let Some(host) = forwarded.and_then(|v| v.split(',').next_back()).map(str::trim).filter(|h| !h.is_empty()) {
+            return Some(host.to_owned());
+        }
+    }
+    let host = parts.headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok());
+    host.map(str::to_owned).or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
+}
+
 /// The client's address as an extractor, for handlers that authenticate by themselves
 /// (the OAuth2 endpoint).
 pub struct ClientIp(pub Option<IpAddr>);
@@ -88,9 +103,13 @@ mod tests {
     use super::*;
 
     fn parts(peer: &str, forwarded: &[&str]) -> Parts {
+        with_headers(peer, &forwarded.iter().map(|v| ("x-forwarded-for", *v)).collect::<Vec<_>>())
+    }
+
+    fn with_headers(peer: &str, headers: &[(&str, &str)]) -> Parts {
         let mut request = axum::http::Request::builder();
-        for value in forwarded {
-            request = request.header("x-forwarded-for", *value);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let (mut parts, ()) = request.body(()).unwrap_or_else(|e| panic!("{e}")).into_parts();
         let peer: SocketAddr = peer.parse().unwrap_or_else(|e| panic!("{e}"));
@@ -130,5 +149,18 @@ mod tests {
         // Garbage or only proxies: the peer.
         assert_eq!(ip("127.0.0.1:1", &["not an address"], &trusted).as_deref(), Some("127.0.0.1"));
         assert_eq!(ip("127.0.0.1:1", &["10.0.0.7"], &trusted).as_deref(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn forwarded_host_is_believed_only_from_trusted_proxies() {
+        let trusted = cidrs(&["127.0.0.1"]);
+        let host = |p: &str, h: &[(&str, &str)]| request_host(&with_headers(p, h), &trusted);
+        let sent = [("host", "cells.internal:8080"), ("x-forwarded-host", "files.example")];
+        assert_eq!(host("127.0.0.1:1", &sent).as_deref(), Some("files.example"));
+        assert_eq!(host("198.51.100.1:1", &sent).as_deref(), Some("cells.internal:8080"), "not from a proxy");
+        assert_eq!(host("127.0.0.1:1", &sent[..1]).as_deref(), Some("cells.internal:8080"), "no forwarded host");
+        let chained = [("host", "a"), ("x-forwarded-host", "forged.example, files.example")];
+        assert_eq!(host("127.0.0.1:1", &chained).as_deref(), Some("files.example"));
+        assert_eq!(host("127.0.0.1:1", &[]), None);
     }
 }

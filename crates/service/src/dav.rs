@@ -95,13 +95,13 @@ fn lock_seconds(asked: i64) -> i64 {
 }
 
 impl Cells {
-    /// Every child of a folder the caller may read, by name, in one store query: the
-    /// listing of a WebDAV `PROPFIND` at depth 1. A passage (an ancestor of a scoped
-    /// node) lists only the way down, through [`Cells::list`] and its filter.
+    /// The first `limit` children of a folder the caller may read, by name, in one store
+    /// query: the listing of a WebDAV `PROPFIND` at depth 1. A passage (an ancestor of a
+    /// scoped node) lists only the way down, through [`Cells::list`] and its filter.
     ///
     /// # Errors
     /// 404 when not visible, 403 when not readable, 400 when it is a file.
-    pub async fn dav_children(&self, principal: &Principal, path: &TreePath) -> Result<Vec<NodeView>> {
+    pub async fn dav_children(&self, principal: &Principal, path: &TreePath, limit: i64) -> Result<Vec<NodeView>> {
         let located = self.locate(principal, path).await?;
         let node = located.existing()?.clone();
         located.require_read()?;
@@ -109,26 +109,34 @@ impl Cells {
             return Err(ServiceError::BadRequest(format!("{path} is a file, not a folder")));
         }
         if located.passage {
-            return Ok(self.list(principal, path, 0, crate::tree::MAX_PAGE).await?.1);
+            return Ok(self.list(principal, path, 0, limit.min(crate::tree::MAX_PAGE)).await?.1);
         }
         let slug = located.entered.slug();
-        let children = self.store().children_of(node.id).await?;
+        let children = self.store().children_of(node.id, limit).await?;
         Ok(children
             .into_iter()
             .map(|child| NodeView { path: TreePath::from_trusted(slug, &child.path), node: child })
             .collect())
     }
 
-    /// The dead properties of a node the caller may read.
+    /// The dead properties of a node the caller may read. A passage has none for the
+    /// caller: they belong to a folder whose content the token may not take (the rule of
+    /// [`crate::access::Located::require_content`]), and a property is content.
     ///
     /// # Errors
     /// 404 when not visible.
     pub async fn dav_properties(&self, principal: &Principal, path: &TreePath) -> Result<Vec<DeadProperty>> {
-        let view = self.stat(principal, path).await?;
-        Ok(self.store().dav_properties(view.node.id).await?)
+        let located = self.locate(principal, path).await?;
+        let node = located.existing()?;
+        located.require_read()?;
+        if located.passage {
+            return Ok(Vec::new());
+        }
+        Ok(self.store().dav_properties(node.id).await?)
     }
 
-    /// The dead properties of the children of `folder` that a listing of it returned.
+    /// The dead properties of the children of `folder` that a listing of it returned;
+    /// none of those that are passages for the caller.
     ///
     /// # Errors
     /// 404 when the folder is not visible.
@@ -138,9 +146,19 @@ impl Cells {
         folder: &TreePath,
         children: &[NodeView],
     ) -> Result<Vec<DeadProperty>> {
-        let view = self.stat(principal, folder).await?;
-        let listed: HashSet<NodeId> = children.iter().map(|c| c.node.id).collect();
-        let all = self.store().dav_properties_of_children(view.node.id).await?;
+        let located = self.locate(principal, folder).await?;
+        let node = located.existing()?;
+        located.require_read()?;
+        let scopes = self.scopes_at(principal).await?;
+        let workspace = located.entered.workspace.id;
+        let listed: HashSet<NodeId> = children
+            .iter()
+            .filter(|child| {
+                !Self::effective(located.entered.rights, scopes.as_deref(), workspace, child.node.path.as_str()).1
+            })
+            .map(|c| c.node.id)
+            .collect();
+        let all = self.store().dav_properties_of_children(node.id).await?;
         Ok(all.into_iter().filter(|p| listed.contains(&p.node)).collect())
     }
 
@@ -252,10 +270,11 @@ impl Cells {
     }
 
     /// Refreshes the caller's locks among `tokens` that cover `path`; returns those
-    /// refreshed (none: the precondition of the refresh failed).
+    /// refreshed (none: the precondition of the refresh failed). Needs write, as taking
+    /// the lock did: a read-only credential of the same user cannot keep a lock alive.
     ///
     /// # Errors
-    /// 404 when not visible.
+    /// 404 when not visible, 403 when read-only.
     pub async fn dav_refresh_locks(
         &self,
         principal: &Principal,
@@ -263,6 +282,7 @@ impl Cells {
         tokens: &HashSet<&str>,
         timeout: i64,
     ) -> Result<Vec<LockRecord>> {
+        self.locate(principal, path).await?.require_write()?;
         let now = cells_core::now();
         let mut refreshed = Vec::new();
         for lock in self.dav_locks_at(principal, path).await? {
@@ -277,11 +297,14 @@ impl Cells {
         Ok(refreshed)
     }
 
-    /// Removes the caller's lock `token` if it covers `path`; whether it did.
+    /// Removes the caller's lock `token` if it covers `path`; whether it did. Needs write,
+    /// as taking the lock did: a read-only credential of the same user cannot end a lock
+    /// that guards another client's edit.
     ///
     /// # Errors
-    /// 404 when not visible.
+    /// 404 when not visible, 403 when read-only.
     pub async fn dav_unlock(&self, principal: &Principal, path: &TreePath, token: &str) -> Result<bool> {
+        self.locate(principal, path).await?.require_write()?;
         let found = self
             .dav_locks_at(principal, path)
             .await?

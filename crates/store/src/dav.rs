@@ -107,26 +107,28 @@ impl JsonNode {
 const LOCK_COLUMNS: &str = "token, workspace, path, user_uuid, owner_xml, depth, exclusive, expires_at";
 
 impl Store {
-    /// Every child of a folder, by name, in one row: SQLite aggregates the listing into
-    /// one JSON array, so a folder of a thousand files crosses from the database thread
-    /// once instead of a thousand times (which was most of the time of a PROPFIND).
+    /// The first `limit` children of a folder, by name, in one row: the database
+    /// aggregates the listing into one JSON array, so a folder of a thousand files crosses
+    /// from the database thread once instead of a thousand times (which was most of the
+    /// time of a PROPFIND).
     ///
     /// # Errors
     /// On a database failure.
-    pub async fn children_of(&self, parent: NodeId) -> Result<Vec<NodeRecord>> {
+    pub async fn children_of(&self, parent: NodeId, limit: i64) -> Result<Vec<NodeRecord>> {
         let query = match self.dialect {
             crate::Dialect::Sqlite => {
                 "SELECT json_group_array(json_object('uuid', uuid, 'workspace', workspace, 'parent', parent, \
                  'path', path, 'name', name, 'kind', kind, 'size', size, 'mtime', mtime, 'etag', etag, 'blob', blob)) \
-                 FROM (SELECT * FROM nodes WHERE parent = $1 ORDER BY name)"
+                 FROM (SELECT * FROM nodes WHERE parent = $1 ORDER BY name LIMIT $2)"
             }
             crate::Dialect::Postgres => {
                 "SELECT CAST(json_agg(json_build_object('uuid', uuid, 'workspace', workspace, 'parent', parent, \
                  'path', path, 'name', name, 'kind', kind, 'size', size, 'mtime', mtime, 'etag', etag, 'blob', blob) \
-                 ORDER BY name) AS TEXT) FROM nodes WHERE parent = $1"
+                 ORDER BY name) AS TEXT) FROM (SELECT * FROM nodes WHERE parent = $1 ORDER BY name LIMIT $2) AS listed"
             }
         };
-        let json: Option<String> = sqlx::query_scalar(query).bind(parent.to_string()).fetch_one(&self.pool).await?;
+        let json: Option<String> =
+            sqlx::query_scalar(query).bind(parent.to_string()).bind(limit).fetch_one(&self.pool).await?;
         let nodes: Vec<JsonNode> =
             serde_json::from_str(json.as_deref().unwrap_or("[]")).map_err(|_| StoreError::Corrupt("nodes"))?;
         nodes.into_iter().map(JsonNode::into_record).collect()

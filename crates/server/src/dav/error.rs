@@ -26,6 +26,8 @@ pub(crate) enum DavError {
     BadGateway,
     MethodNotAllowed,
     TooLarge,
+    /// An answer that would pass the bound of one answer (507, with what to do instead).
+    AnswerTooLarge(String),
     UnsupportedMediaType,
 }
 
@@ -123,6 +125,7 @@ impl IntoResponse for DavError {
                 response
             }
             Self::TooLarge => text(StatusCode::PAYLOAD_TOO_LARGE, "the XML body is larger than 1 MiB"),
+            Self::AnswerTooLarge(detail) => text(StatusCode::INSUFFICIENT_STORAGE, &detail),
             Self::UnsupportedMediaType => text(StatusCode::UNSUPPORTED_MEDIA_TYPE, "MKCOL takes no body"),
         }
     }

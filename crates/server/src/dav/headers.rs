@@ -45,6 +45,25 @@ pub fn url_path(url: &str) -> Option<&str> {
     Some(&rest[at..])
 }
 
+/// Whether an absolute URL names `host` (the host the request was sent to): the same
+/// name, ignoring case and the scheme's default port. A path alone names this server.
+pub fn on_host(url: &str, host: Option<&str>) -> bool {
+    let url = url.trim();
+    if url.starts_with('/') {
+        return true;
+    }
+    let (rest, default_port) = match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+        (Some(rest), _) => (rest, ":80"),
+        (None, Some(rest)) => (rest, ":443"),
+        (None, None) => return false,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Credentials in a URL (`user@host`) do not change which host it names.
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let bare = |h: &str| h.strip_suffix(default_port).unwrap_or(h).to_ascii_lowercase();
+    host.is_some_and(|host| !authority.is_empty() && bare(authority) == bare(host))
+}
+
 /// The `Timeout` header in seconds (`Second-N` or `Infinite`, the first one understood).
 pub fn timeout(headers: &HeaderMap, default: i64, max: i64) -> i64 {
     let Some(text) = headers.get("timeout").and_then(|v| v.to_str().ok()) else { return default };
@@ -189,6 +208,14 @@ mod tests {
         assert_eq!(url_path("http://127.0.0.1:8080/dav/a%20b"), Some("/dav/a%20b"));
         assert_eq!(url_path("/dav/x"), Some("/dav/x"));
         assert_eq!(url_path("ftp://h/dav/x"), None);
+        assert!(on_host("http://Cells.Local:8080/dav/x", Some("cells.local:8080")));
+        assert!(on_host("http://files.example/dav/x", Some("files.example:80")), "the default port");
+        assert!(on_host("https://files.example:443/dav/x", Some("files.example")));
+        assert!(on_host("/dav/x", None), "a path names this server");
+        assert!(!on_host("http://evil.example:9999/dav/x", Some("127.0.0.1:8080")));
+        assert!(!on_host("http://127.0.0.1:8081/dav/x", Some("127.0.0.1:8080")), "another port");
+        assert!(!on_host("http://127.0.0.1:8080@evil.example/dav/x", Some("127.0.0.1:8080")));
+        assert!(!on_host("http://127.0.0.1:8080/dav/x", None), "no host to compare with");
         assert!(etag_matches("W/\"a\"", "\"a\"") && !etag_matches("\"b\"", "\"a\""));
     }
 }

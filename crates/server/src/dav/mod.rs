@@ -12,7 +12,7 @@
 //!   `move_node`, so every scope and transaction rule applies to both ends);
 //! - `props.rs`: PROPPATCH (dead properties in the database);
 //! - `locks.rs`: LOCK, UNLOCK and the `If` header (locks in the database);
-//! - `headers.rs` and `xml.rs`: parsing and writing, pure.
+//! - `headers.rs`, `xml.rs` and `nesting.rs`: parsing and writing, pure and bounded.
 //!
 //! Every rule about who may do what stays in [`cells_service`]; this module speaks the
 //! protocol.
@@ -25,17 +25,17 @@
 mod error;
 mod headers;
 mod locks;
+mod nesting;
 mod props;
 mod read;
 mod write;
 mod xml;
 
-use std::net::SocketAddr;
-
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use cells_core::TreePath;
 use cells_service::auth::Credential;
@@ -127,19 +127,19 @@ const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL
 
 /// The one handler of `/dav`.
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
-    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
-    let principal = match authenticate(&state, request.headers(), ip).await {
+    let (parts, body) = request.into_parts();
+    let ip = crate::client::client_ip(&parts, &state.trusted_proxies);
+    let principal = match authenticate(&state, &parts.headers, ip).await {
         Ok(principal) => principal,
         Err(err) => return err.into_response(),
     };
-    match dispatch(&state, &principal, request).await {
+    match dispatch(&state, &principal, parts, body).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
 }
 
-async fn dispatch(state: &AppState, principal: &Principal, request: Request) -> DavResult<Response> {
-    let (parts, body) = request.into_parts();
+async fn dispatch(state: &AppState, principal: &Principal, parts: Parts, body: Body) -> DavResult<Response> {
     let target = Target::parse(parts.uri.path())?;
     let headers = &parts.headers;
     match parts.method.as_str() {
@@ -151,7 +151,8 @@ async fn dispatch(state: &AppState, principal: &Principal, request: Request) -> 
         "MKCOL" => write::mkcol(state, principal, target.path()?, headers, body).await,
         "COPY" | "MOVE" => {
             let is_move = parts.method.as_str() == "MOVE";
-            write::copy_or_move(state, principal, target.path()?, headers, is_move).await
+            let host = crate::client::request_host(&parts, &state.trusted_proxies);
+            write::copy_or_move(state, principal, target.path()?, headers, host.as_deref(), is_move).await
         }
         "PROPPATCH" => props::proppatch(state, principal, target.path()?, headers, xml_body(body).await?).await,
         "LOCK" => locks::lock(state, principal, target.path()?, headers, xml_body(body).await?).await,

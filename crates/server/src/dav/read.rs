@@ -8,6 +8,12 @@
 //! refused with 403 and the `DAV:propfind-finite-depth` precondition (RFC 4918 section
 //! 9.1): a whole tree in one answer is unbounded work for the server and unbounded
 //! memory for the client; clients walk the tree with `Depth: 1` instead.
+//!
+//! One answer is bounded on every axis (docs/security.md): at most
+//! [`MAX_PROPFIND_CHILDREN`] children, [`xml::MAX_PROPFIND_NAMES`] named properties, and
+//! [`MAX_ANSWER_BYTES`] in all (dead properties are the client's own bytes, so names and
+//! children alone do not bound it); past any of them a clear 507 or 400, not an answer
+//! that grows with names × children.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -23,6 +29,13 @@ use super::xml::{self, CELLS_NS, DAV_NS, PropFind, PropName};
 use super::{DavError, DavResult, Target, href, locks};
 use crate::AppState;
 use crate::range::system_time;
+
+/// The most children one PROPFIND (or folder page) lists: the largest page of the REST
+/// listing. A folder with more is a 507 that says so.
+pub const MAX_PROPFIND_CHILDREN: i64 = 10_000;
+/// The most bytes one PROPFIND answer may hold, built in memory: 10,000 children with
+/// every live property and a few dead ones take about 10 MiB.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
 /// `OPTIONS`: the compliance classes and the methods, with the header Microsoft clients
 /// look for before they agree to write.
@@ -56,7 +69,8 @@ pub async fn get(
     match crate::routes::io::serve_file(state, principal, &path, method, headers).await {
         // A folder: list it.
         Err(err) if err.status == StatusCode::CONFLICT => {
-            let children = state.cells.dav_children(principal, &path).await?;
+            let mut children = state.cells.dav_children(principal, &path, MAX_PROPFIND_CHILDREN).await?;
+            children.truncate(usize::try_from(MAX_PROPFIND_CHILDREN).unwrap_or(usize::MAX));
             Ok(index(Some(&path), children, method))
         }
         other => Ok(other?),
@@ -286,6 +300,17 @@ pub fn multistatus(body: String) -> Response {
     (StatusCode::MULTI_STATUS, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], body).into_response()
 }
 
+/// 507 once an answer passes [`MAX_ANSWER_BYTES`].
+fn within_budget(answer: &str) -> DavResult<()> {
+    if answer.len() > MAX_ANSWER_BYTES {
+        return Err(DavError::AnswerTooLarge(format!(
+            "the answer would pass {} MiB: ask for fewer properties, or use Depth: 0",
+            MAX_ANSWER_BYTES >> 20
+        )));
+    }
+    Ok(())
+}
+
 /// `PROPFIND` at depth 0 or 1.
 pub async fn propfind(
     state: &AppState,
@@ -331,8 +356,17 @@ pub async fn propfind(
     };
     let view = state.cells.stat(principal, &path).await?;
     let folder = view.node.kind == NodeKind::Collection;
-    let children =
-        if folder && depth == Depth::One { state.cells.dav_children(principal, &path).await? } else { Vec::new() };
+    let children = if folder && depth == Depth::One {
+        state.cells.dav_children(principal, &path, MAX_PROPFIND_CHILDREN + 1).await?
+    } else {
+        Vec::new()
+    };
+    if i64::try_from(children.len()).unwrap_or(i64::MAX) > MAX_PROPFIND_CHILDREN {
+        return Err(DavError::AnswerTooLarge(format!(
+            "{path} holds more than {MAX_PROPFIND_CHILDREN} entries, the most one PROPFIND lists: \
+             list it page by page over REST (GET /a/tree/{{workspace}}/{{path}}?children=true&offset=N)"
+        )));
+    }
     let mut dead: HashMap<NodeId, Vec<DeadProperty>> = HashMap::new();
     if wants_dead {
         let mut all = state.cells.dav_properties(principal, &path).await?;
@@ -349,6 +383,7 @@ pub async fn propfind(
     let slug = path.workspace();
     let entry = Entry { href: href(&path, folder), name: view.path.name(), node: Some(&view.node), slug };
     write_entry(&mut out, &mut found, &entry, &context);
+    within_budget(&out)?;
     let base = href(&path, true);
     for child in &children {
         let mut child_href = String::with_capacity(base.len() + child.node.name.len() + 8);
@@ -359,6 +394,7 @@ pub async fn propfind(
         }
         let entry = Entry { href: child_href, name: &child.node.name, node: Some(&child.node), slug };
         write_entry(&mut out, &mut found, &entry, &context);
+        within_budget(&out)?;
     }
     out.push_str("</D:multistatus>");
     Ok(multistatus(out))

@@ -88,12 +88,16 @@ pub async fn mkcol(
     }
 }
 
-/// The `Destination` of a COPY or MOVE, as a tree path on this server.
-fn destination(headers: &HeaderMap) -> DavResult<TreePath> {
+/// The `Destination` of a COPY or MOVE, as a tree path on this server: on the host the
+/// request was sent to (`host`), under `/dav`; anything else is another server's (502).
+fn destination(headers: &HeaderMap, host: Option<&str>) -> DavResult<TreePath> {
     let text = headers
         .get("destination")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| DavError::bad_request("COPY and MOVE need a Destination header"))?;
+    if !headers::on_host(text, host) {
+        return Err(DavError::BadGateway);
+    }
     let path = headers::url_path(text).ok_or(DavError::BadGateway)?;
     let path = path.split(['?', '#']).next().unwrap_or(path);
     Target::parse(path)?.path()
@@ -109,9 +113,10 @@ pub async fn copy_or_move(
     principal: &Principal,
     from: TreePath,
     headers: &HeaderMap,
+    host: Option<&str>,
     is_move: bool,
 ) -> DavResult<Response> {
-    let to = destination(headers)?;
+    let to = destination(headers, host)?;
     let depth = match headers::depth(headers, Depth::Infinity) {
         Some(Depth::One) | None => return Err(DavError::bad_request("Depth must be 0 or infinity")),
         Some(depth) => depth,

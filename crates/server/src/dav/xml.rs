@@ -5,6 +5,11 @@
 //! A dead property's value is kept as XML text in which every element declares its own
 //! namespace (`<foo xmlns="http://bar"/>`), so it stays well-formed wherever it is
 //! written back, whatever prefixes the client used.
+//!
+//! Every body is bounded before anything walks it: at most [`MAX_DEPTH`] levels of
+//! elements, checked before the parser (which recurses per level) sees it, and at most
+//! [`MAX_NODES`] nodes (a clear 400 past either). The writer of values recurses nowhere,
+//! so no body can exhaust a worker's stack whatever its shape (docs/security.md).
 
 use std::fmt::Write;
 
@@ -14,6 +19,16 @@ use roxmltree::{Document, Node};
 pub const CELLS_NS: &str = "urn:cells:dav";
 pub const DAV_NS: &str = "DAV:";
 const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+
+/// The deepest nesting of elements a body may have. A PROPFIND or a LOCK needs 4 levels,
+/// a PROPPATCH 4 plus its value's; clients' values nest a few levels more at most.
+pub const MAX_DEPTH: usize = 64;
+/// The most nodes (elements, text, comments) a body may have: a 1 MiB body of empty
+/// elements would otherwise be some 250,000 nodes.
+pub const MAX_NODES: u32 = 20_000;
+/// The most properties one PROPFIND may name: each is answered for every resource of the
+/// answer, so this bounds the answer's size with the number of resources.
+pub const MAX_PROPFIND_NAMES: usize = 256;
 
 /// A property name: namespace (empty for none) and local name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -41,6 +56,8 @@ pub enum BodyError {
     Malformed(String),
     #[error("the XML body is not valid here: {0}")]
     Invalid(&'static str),
+    #[error("the XML body is refused: it {0}")]
+    TooBig(String),
 }
 
 fn is_dav(node: Node<'_, '_>, name: &str) -> bool {
@@ -52,7 +69,15 @@ fn elements<'a, 'input>(node: Node<'a, 'input>) -> impl Iterator<Item = Node<'a,
 }
 
 fn parse(text: &str) -> Result<Document<'_>, BodyError> {
-    let document = Document::parse(text).map_err(|e| BodyError::Malformed(e.to_string()))?;
+    // First, as the parser recurses per level (see `nesting`).
+    if !super::nesting::within(text, MAX_DEPTH) {
+        return Err(BodyError::TooBig(format!("nests elements more than {MAX_DEPTH} deep")));
+    }
+    let options = roxmltree::ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES };
+    let document = Document::parse_with_options(text, options).map_err(|e| match e {
+        roxmltree::Error::NodesLimitReached => BodyError::TooBig(format!("holds more than {MAX_NODES} nodes")),
+        e => BodyError::Malformed(e.to_string()),
+    })?;
     // `xmlns:p=""` is not allowed by Namespaces in XML 1.0 (only the default namespace
     // may be undeclared); a client sending it has a bug worth telling.
     for node in document.descendants().filter(Node::is_element) {
@@ -96,7 +121,18 @@ pub fn parse_propfind(body: &str) -> Result<PropFind, BodyError> {
             return Ok(PropFind::PropName);
         }
         if is_dav(child, "prop") {
-            return Ok(PropFind::Prop(elements(child).map(PropName::of).collect()));
+            // A name asked twice is answered once.
+            let mut names: Vec<PropName> = Vec::new();
+            for name in elements(child).map(PropName::of) {
+                if names.contains(&name) {
+                    continue;
+                }
+                if names.len() == MAX_PROPFIND_NAMES {
+                    return Err(BodyError::TooBig(format!("names more than {MAX_PROPFIND_NAMES} properties")));
+                }
+                names.push(name);
+            }
+            return Ok(PropFind::Prop(names));
         }
     }
     Err(BodyError::Invalid("a DAV:propfind holds DAV:allprop, DAV:propname or DAV:prop"))
@@ -187,14 +223,38 @@ fn inner_xml(node: Node<'_, '_>) -> String {
     out
 }
 
+/// Writes a node and everything in it, with a stack of its own rather than recursion.
 fn write_node(out: &mut String, node: Node<'_, '_>) {
-    if node.is_text() {
-        escape_into(out, node.text().unwrap_or(""));
-        return;
+    // (node, whether its start tag is written: the end tag is next).
+    let mut stack = vec![(node, false)];
+    while let Some((node, opened)) = stack.pop() {
+        if opened {
+            let _ = write!(out, "</{}>", node.tag_name().name());
+            continue;
+        }
+        if node.is_text() {
+            escape_into(out, node.text().unwrap_or(""));
+            continue;
+        }
+        if !node.is_element() {
+            continue;
+        }
+        write_start_tag(out, node);
+        if node.has_children() {
+            out.push('>');
+            stack.push((node, true));
+            // Reversed, so that the first child is popped first.
+            let mark = stack.len();
+            stack.extend(node.children().map(|child| (child, false)));
+            stack[mark..].reverse();
+        } else {
+            out.push_str("/>");
+        }
     }
-    if !node.is_element() {
-        return;
-    }
+}
+
+/// `<name xmlns="ns" attributes...`, without the closing `>`.
+fn write_start_tag(out: &mut String, node: Node<'_, '_>) {
     let tag = node.tag_name();
     let _ = write!(out, "<{} xmlns=\"", tag.name());
     escape_into(out, tag.namespace().unwrap_or(""));
@@ -215,15 +275,6 @@ fn write_node(out: &mut String, node: Node<'_, '_>) {
         }
         escape_into(out, attribute.value());
         out.push('"');
-    }
-    if node.has_children() {
-        out.push('>');
-        for child in node.children() {
-            write_node(out, child);
-        }
-        let _ = write!(out, "</{}>", tag.name());
-    } else {
-        out.push_str("/>");
     }
 }
 
@@ -299,6 +350,68 @@ mod tests {
         assert!(name.is("urn:t", "v"));
         assert_eq!(value, "<foo xmlns=\"http://bar\" a=\"1&amp;\"/>x &lt; y");
         assert!(matches!(&patches[1], Patch::Remove(n) if n.is("", "z")));
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}x{}", "<a>".repeat(depth), "</a>".repeat(depth))
+    }
+
+    fn proppatch_with(value: &str) -> String {
+        format!(
+            "<D:propertyupdate xmlns:D='DAV:'><D:set><D:prop><t:v xmlns:t='urn:t'>{value}</t:v></D:prop></D:set></D:propertyupdate>"
+        )
+    }
+
+    #[test]
+    fn deep_bodies_are_refused_before_anything_walks_them() {
+        // The review's bodies: 10,000 levels in a PROPPATCH value, 5,000 in a LOCK owner.
+        let deep = parse_proppatch(&proppatch_with(&nested(10_000)));
+        assert!(matches!(&deep, Err(BodyError::TooBig(why)) if why.contains("deep")), "{deep:?}");
+        let owner = format!(
+            "<D:lockinfo xmlns:D='DAV:'><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>{}</D:owner></D:lockinfo>",
+            nested(5_000)
+        );
+        assert!(matches!(parse_lockinfo(&owner), Err(BodyError::TooBig(_))));
+        // Up to the bound, the value is kept whole, written without recursion.
+        let deepest = MAX_DEPTH - 4; // propertyupdate, set, prop, v
+        let patches = parse_proppatch(&proppatch_with(&nested(deepest))).unwrap_or_else(|e| panic!("{e}"));
+        let Patch::Set(_, value) = &patches[0] else { panic!("{patches:?}") };
+        let expected = format!("{}x{}", "<a xmlns=\"\">".repeat(deepest), "</a>".repeat(deepest));
+        assert_eq!(value, &expected);
+        assert!(parse_proppatch(&proppatch_with(&nested(deepest + 1))).is_err(), "one level more");
+    }
+
+    #[test]
+    fn the_writer_keeps_document_order_and_mixed_content() {
+        let value = "<p:a xmlns:p='urn:p' k='1'>one<b/>two<c><d>three</d></c></p:a>tail";
+        let patches = parse_proppatch(&proppatch_with(value)).unwrap_or_else(|e| panic!("{e}"));
+        let Patch::Set(_, written) = &patches[0] else { panic!("{patches:?}") };
+        assert_eq!(
+            written,
+            "<a xmlns=\"urn:p\" k=\"1\">one<b xmlns=\"\"/>two<c xmlns=\"\"><d xmlns=\"\">three</d></c></a>tail"
+        );
+    }
+
+    #[test]
+    fn bodies_of_too_many_nodes_or_names_are_refused() {
+        let many = format!(
+            "<D:propfind xmlns:D='DAV:'><D:prop>{}</D:prop></D:propfind>",
+            "<x:p xmlns:x='urn:x'/>".repeat(30_000)
+        );
+        assert!(matches!(parse_propfind(&many), Err(BodyError::TooBig(why)) if why.contains("nodes")));
+        let names = |n: usize| {
+            let props: String = (0..n).map(|i| format!("<x:p{i} xmlns:x='urn:x'/>")).collect();
+            format!("<D:propfind xmlns:D='DAV:'><D:prop>{props}</D:prop></D:propfind>")
+        };
+        let Ok(PropFind::Prop(asked)) = parse_propfind(&names(MAX_PROPFIND_NAMES)) else { panic!("at the bound") };
+        assert_eq!(asked.len(), MAX_PROPFIND_NAMES);
+        assert!(matches!(parse_propfind(&names(MAX_PROPFIND_NAMES + 1)), Err(BodyError::TooBig(_))));
+        // Repeated names count once.
+        let repeated = format!(
+            "<D:propfind xmlns:D='DAV:'><D:prop>{}</D:prop></D:propfind>",
+            "<D:getetag/>".repeat(MAX_PROPFIND_NAMES * 2)
+        );
+        assert!(matches!(parse_propfind(&repeated), Ok(PropFind::Prop(asked)) if asked.len() == 1));
     }
 
     #[test]

@@ -18,10 +18,12 @@ pub async fn children_of_lists_every_child_by_name_like_list_children(store: &St
     }
     folder(store, &parent, "sub").await;
     let (listed, total) = store.list_children(parent.id, 0, 100).await.expect("list");
-    let all = store.children_of(parent.id).await.expect("children_of");
+    let all = store.children_of(parent.id, 100).await.expect("children_of");
     assert_eq!(all, listed, "the same records in the same order");
     assert_eq!(i64::try_from(all.len()).unwrap_or(0), total);
-    assert!(store.children_of(all[0].id).await.expect("a file's children").is_empty());
+    assert!(store.children_of(all[0].id, 100).await.expect("a file's children").is_empty());
+    let first = store.children_of(parent.id, 2).await.expect("the first two");
+    assert_eq!(first, listed[..2], "a limit keeps the first by name");
 }
 
 fn set(name: &str, value: &str) -> PropertyChange {
