@@ -165,7 +165,8 @@ fn password_arg(password: Option<String>) -> Result<Option<SecretString>, Servic
 
 /// A service error as the CLI tells it: caller mistakes exit with status 2.
 pub fn report(err: &ServiceError) -> ExitCode {
-    eprintln!("error: {err}");
+    // A message may quote a URL the operator gave, password included.
+    eprintln!("error: {}", cells_core::redact::line(&err.to_string()));
     match err {
         ServiceError::BadRequest(_)
         | ServiceError::NotFound(_)
@@ -225,24 +226,13 @@ async fn migrate(store: &StoreArgs, to_database_url: &str, to_storage_url: Optio
             if from.storage != to.storage {
                 println!("blobs            {} ({} bytes)", done.blobs, done.bytes);
             }
-            println!("Copied into {}; start the server with --database-url set to it", redact_url(to_database_url));
+            println!(
+                "Copied into {}; start the server with --database-url set to it",
+                cells_core::redact::url(to_database_url)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => Ok(report(&err)),
-    }
-}
-
-/// A database URL without its password, for messages.
-fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
 

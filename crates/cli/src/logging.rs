@@ -1,5 +1,6 @@
 //! The server's log: `tracing` lines on standard error, filtered by `CELLS_LOG`, through
-//! a writer that masks anything shaped like a personal access token. The code never logs
+//! a writer that masks anything shaped like a personal access token, and the password of
+//! any URL (`cells_core::redact`). The code never logs
 //! a credential on purpose (logins are redacted where they are logged, headers are never
 //! logged); this is the net under it: a token pasted into any field of any line, by any
 //! path, still never reaches the log.
@@ -25,7 +26,7 @@ impl Write for Redacting {
             return Ok(());
         }
         let text = String::from_utf8_lossy(&self.line);
-        let masked = cells_core::token::redact(&text);
+        let masked = cells_core::redact::line(&text);
         let result = std::io::stderr().lock().write_all(masked.as_bytes());
         self.line.clear();
         result

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", cells_core::redact::line(&format!("{err:#}")));
             ExitCode::FAILURE
         }
     }

@@ -7,6 +7,7 @@
 pub mod ids;
 pub mod path;
 pub mod reach;
+pub mod redact;
 pub mod rights;
 pub mod user;
 

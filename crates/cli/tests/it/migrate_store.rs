@@ -75,3 +75,33 @@ async fn bad_destinations_are_clear_errors() {
     assert!(!output.status.success() && err.to_lowercase().contains("connect"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[tokio::test]
+async fn passwords_in_database_urls_are_never_printed() {
+    let mut server = TestServer::start();
+    server.admin().await;
+    server.terminate(Duration::from_secs(20));
+    // PostgreSQL here trusts loopback, so any password works: the point is where it shows.
+    let schema = PgSchema::create().await;
+    let (in_userinfo, in_query) = ("pw-userinfo-91f2", "pw-query-37ab");
+    let url = schema.url().replacen("postgres@", &format!("postgres:{in_userinfo}@"), 1) + "&password=" + in_query;
+    assert!(url.contains(in_userinfo), "{url}");
+    let output = server.cli(&["migrate-store", "--to-database-url", &url], None);
+    let said = cli_ok(&output);
+    assert!(said.contains("Copied into postgres://postgres:***@") && said.contains("password=***"), "{said}");
+    // Refused (the destination is in use now), and a database that does not answer.
+    let again = server.cli(&["migrate-store", "--to-database-url", &url], None);
+    let unreachable = format!("postgres://nobody:{in_userinfo}@127.0.0.1:1/none?password={in_query}");
+    let failed = server.cli(&["migrate-store", "--to-database-url", &unreachable], None);
+    let start = std::process::Command::new(env!("CARGO_BIN_EXE_cells"))
+        .args(["start", "--bind", "127.0.0.1:0", "--sftp-bind", "127.0.0.1:0", "--database-url", &unreachable])
+        .arg("--data")
+        .arg(server.dir().join("other"))
+        .output()
+        .unwrap();
+    for output in [&output, &again, &failed, &start] {
+        let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(!printed.contains(in_userinfo) && !printed.contains(in_query), "a password printed: {printed}");
+    }
+    assert!(!again.status.success() && !failed.status.success() && !start.status.success());
+}
