@@ -1,13 +1,14 @@
 // Scenario 1 of the console: an admin signs in (after one wrong password), creates a
 // user, creates for them an auto-refresh token scoped read-write to a folder picked by
-// browsing, copies it; the token works inside the scope and is refused outside; the
-// admin revokes it in the UI and the next request with it is refused. Ends with the
+// browsing, copies it; the token works inside the scope and is refused outside. In My
+// tokens the admin sees their own tokens only, and makes one. The admin revokes the
+// user's token in the UI and the next request with it is refused. Ends with the
 // throttled sign-in message.
 //
 // Env: CELLS_URL, CELLS_ADMIN_PASSWORD, SCOPE_FOLDER (a folder the test made, e.g.
 // "/common-files/Team Ü #1", holding inside.txt), OUTSIDE_FILE (a file outside it).
 
-import { check, clipboard, eventually, fail, gone, http, inAWeek, need, see, signIn, start, url } from './lib.mjs';
+import { check, clipboard, eventually, fail, gapAt390, gone, http, inAWeek, need, see, signIn, start, url } from './lib.mjs';
 
 const password = need('CELLS_ADMIN_PASSWORD');
 const folder = need('SCOPE_FOLDER');
@@ -129,13 +130,55 @@ try {
   await see(row, 'never after');
   await see(row, 'active');
   await shot('person-tokens');
+
+  // My tokens: the admin's own tokens, not alice's (the server lists everyone's to an
+  // admin who does not say whose).
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My tokens' }).click();
+  await page.getByRole('heading', { name: 'My tokens', level: 1 }).waitFor(); // alice's page is gone
+  const mine = page.getByRole('region', { name: 'Personal access tokens' });
+  await mine.locator('.empty, table').first().waitFor();
+  check(await mine.locator('tr[data-token]').count() === 0, "My tokens does not list alice's token to the admin");
+  await see(mine, 'No personal access tokens yet.');
+  // At 390 px the heading and its button stand apart, and from the table under them.
+  const add = mine.getByRole('button', { name: 'New token' });
+  const apart = await gapAt390(page, mine.getByRole('heading', { name: 'Personal access tokens' }), add);
+  const above = await gapAt390(page, add, mine.locator('.empty'));
+  check(apart >= 10 && above >= 10, `at 390 px the tokens heading, + New token and the table under them stand apart: ${apart.toFixed(1)} px, ${above.toFixed(1)} px (at least 10)`);
+  await shot('my-tokens-admin-empty');
+  await add.click();
+  await page.locator('dialog').waitFor();
+  check(await page.getByRole('dialog', { name: 'New token', exact: true }).count() === 1, 'the form is named New token');
+  await page.getByLabel('Label', { exact: true }).fill('Admin’s own ü #2');
+  await page.getByRole('button', { name: 'Add from folders…' }).click();
+  const ownPicker = page.locator('dialog').last();
+  // Their own token: their own personal-files is offered, and no note is needed.
+  await ownPicker.getByRole('button', { name: 'personal-files/' }).waitFor();
+  const pickerText = await ownPicker.innerText();
+  check(!/\bnull\b/.test(pickerText), `the picker opened from My tokens shows no "null": ${JSON.stringify(pickerText.split('\n').slice(0, 3))}`);
+  await shot('my-tokens-admin-picker');
+  await ownPicker.getByRole('button', { name: 'Choose /personal-files', exact: true }).click();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await see(page, 'it will not be shown again');
+  check(await page.getByRole('dialog', { name: 'Token created' }).count() === 1, 'once made, the dialog is named Token created, as its heading says');
+  check(await page.getByRole('dialog', { name: 'New token' }).count() === 0, 'and no longer New token');
+  await page.getByRole('button', { name: 'Done' }).click();
+  await see(mine.locator('tr[data-token]'), 'Admin’s own ü #2');
+  check(await mine.locator('tr[data-token]').count() === 1, "My tokens lists the admin's own token alone");
+  check(await mine.locator('tr[data-token]', { hasText: 'Sync Team Ü #1' }).count() === 0, "alice's token is not in the admin's My tokens");
+  await shot('my-tokens-admin');
+
   await page.getByRole('link', { name: 'People' }).first().click();
   const aliceRow = page.locator('tr[data-login="alice"]');
   await aliceRow.waitFor();
   check((await aliceRow.locator('td[data-label="Active tokens"]').innerText()).trim() === '1', 'People counts one active token for alice');
+  check((await page.locator('tr[data-login="admin"] td[data-label="Active tokens"]').innerText()).trim() === '1', 'and one for the admin');
 
   // Revoke in the UI, after a confirmation.
   await aliceRow.getByRole('link', { name: 'alice', exact: true }).click();
+  // Her page still lists her token, and not the admin's own.
+  await see(page.locator('tr[data-token]'), 'Sync Team Ü #1');
+  check(await page.locator('tr[data-token]').count() === 1, "alice's page lists her token alone");
+  const aliceToken = await page.locator('tr[data-token]').getAttribute('data-token');
   // Escape cancels the confirmation; the token stays active.
   await page.getByRole('button', { name: 'Revoke Sync Team Ü #1' }).click();
   await see(page.locator('dialog'), 'This cannot be undone');
@@ -147,6 +190,8 @@ try {
   await shot('revoke-confirm');
   await page.locator('dialog').getByRole('button', { name: 'Revoke' }).click();
   await see(page.locator('tr[data-token]'), 'revoked');
+  const banner = await page.locator('#flash span').first().innerText();
+  check(banner.includes('Sync Team Ü #1') && !banner.includes(aliceToken), `the revocation is told with the token's label, not its Uuid: ${banner}`);
   await shot('person-token-revoked');
   const after = await eventually(async () => {
     const answer = await http('GET', url('/io/', `${folder}/inside.txt`), { token });
@@ -164,9 +209,13 @@ try {
 
   // A user created without a password gets a generated one, shown once; then deleted.
   await page.getByRole('button', { name: 'New user' }).click();
+  await page.locator('dialog').waitFor();
+  check(await page.getByRole('dialog', { name: 'New user' }).count() === 1, 'the form is named New user');
   await page.getByLabel('Login', { exact: true }).fill('carol');
   await page.getByRole('button', { name: 'Create user' }).click();
   await see(page.locator('dialog'), 'Generated password, shown once.');
+  check(await page.getByRole('dialog', { name: 'carol was created' }).count() === 1, 'once made, the dialog is named as its heading: carol was created');
+  check(await page.getByRole('dialog', { name: 'New user' }).count() === 0, 'and no longer New user');
   const generated = await page.locator('dialog .secret').inputValue();
   check(generated.length >= 12, 'a generated password is shown');
   await shot('people-generated-password');

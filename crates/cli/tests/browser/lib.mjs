@@ -94,6 +94,26 @@ export async function gone(locator, message) {
   console.log(`ok: ${message}`);
 }
 
+/**
+ * The gap, in px at a 390 px wide viewport, between the boxes of two locators: the
+ * space across when they sit side by side, the space down when one is under the other;
+ * 0 or less when they touch or overlap.
+ */
+export async function gapAt390(page, first, second) {
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await page.waitForTimeout(150); // let the layout settle; not an assertion
+    const a = await first.boundingBox();
+    const b = await second.boundingBox();
+    if (!a || !b) throw new Error('a box to measure is not shown');
+    const across = Math.max(b.x - (a.x + a.width), a.x - (b.x + b.width));
+    const down = Math.max(b.y - (a.y + a.height), a.y - (b.y + b.height));
+    return Math.max(across, down);
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 860 });
+  }
+}
+
 export async function clipboard(page) {
   return page.evaluate(() => navigator.clipboard.readText());
 }

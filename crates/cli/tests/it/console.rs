@@ -167,6 +167,14 @@ async fn an_admin_gives_a_user_a_scoped_token_and_revokes_it_in_the_browser() {
     assert_eq!(token["Scopes"], json!([format!("node:{folder_uuid}:rw")]));
     assert_eq!(token["CreatedBy"], "admin");
     assert_eq!(token["Status"], "revoked");
+    // The admin's own token, made in My tokens, read only on their personal files; still
+    // active after alice's was revoked.
+    let own = admin.post("/a/auth/tokens", &json!({"ByUser": "admin"})).await.expect(200).json();
+    let own = own["Tokens"].as_array().unwrap();
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["Label"], "Admin’s own ü #2");
+    assert_eq!(own[0]["Scopes"], json!([format!("node:{}:r", admin.uuid("/personal-files").await)]));
+    assert_eq!(own[0]["Status"], "active");
     // The token wrote inside its scope before it was revoked.
     assert_eq!(admin.download(&format!("{folder}/written by token.txt")).await.expect(200).text(), "rw scope\n");
     assert!(!admin.names("/common-files").await.contains(&"outside 100%.txt.new".to_owned()));

@@ -7,7 +7,7 @@ import { call } from './api.js';
 import { go } from './nav.js';
 import { tokenPanel } from './tokens.js';
 import {
-  clear, confirmDialog, copyButton, dateTime, errorBox, field, h, modal, showError, showInfo, table, td,
+  append, clear, confirmDialog, copyButton, dateTime, errorBox, field, h, modal, showError, showInfo, table, td,
 } from './ui.js';
 
 const USERS_PAGE = 1000;
@@ -122,7 +122,7 @@ export async function renderPeople(view, me) {
 
 /** The + form; resolves with the new user, or null. */
 function createUserDialog() {
-  return modal((dialog, close) => {
+  return modal((dialog, close, heading) => {
     const error = errorBox();
     const login = h('input', { type: 'text', name: 'login', required: true, autocomplete: 'off' });
     const name = h('input', { type: 'text', name: 'display-name', autocomplete: 'off' });
@@ -149,7 +149,7 @@ function createUserDialog() {
               const done = h('button', { type: 'button', class: 'primary', text: 'Done', onclick: () => { shown.value = ''; close(created); } });
               dialog.addEventListener('close', () => { shown.value = ''; });
               clear(dialog,
-                h('h2', { text: `${created.Login} was created` }),
+                heading(`${created.Login} was created`),
                 h('p', { class: 'warning' }, h('strong', { text: 'Generated password, shown once. ' }), 'Give it to the user over a safe channel.'),
                 field('Password', shown),
                 h('div', { class: 'row' }, copyButton(() => shown.value, 'password')),
@@ -165,7 +165,7 @@ function createUserDialog() {
           }
         },
       },
-      h('h2', { text: 'New user' }),
+      heading('New user'),
       error,
       field('Login', login, 'Letters, digits and . _ - @, starting with a letter or digit; unique whatever the case.'),
       field('Display name (optional)', name),
@@ -173,10 +173,10 @@ function createUserDialog() {
       field('Profile', profile, 'Admins manage people, workspaces and everyone’s tokens.'),
       h('div', { class: 'actions' }, h('button', { type: 'button', text: 'Cancel', onclick: () => close(null) }), submit),
     );
-    dialog.append(form);
+    append(dialog, form);
     // Escape after the user was created still hands the user back.
     dialog.addEventListener('cancel', (e) => { if (created) { e.preventDefault(); close(created); } });
-  }, { label: 'New user' });
+  });
 }
 
 export async function renderPerson(view, me, login) {

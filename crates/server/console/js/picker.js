@@ -3,7 +3,7 @@
 // to pick scopes, the Files page to pick where a node moves.
 
 import { baseName, isFolder, listFolder, PAGE, workspaces } from './tree.js';
-import { clear, errorBox, h, modal, td, table } from './ui.js';
+import { append, clear, errorBox, h, modal, td, table } from './ui.js';
 
 /**
  * Options: `title`, `files` (files can be chosen, not only folders), `hideWorkspaces`
@@ -12,7 +12,7 @@ import { clear, errorBox, h, modal, td, table } from './ui.js';
  */
 export function pickNode({ title, files = false, hideWorkspaces = [], note, action = 'Choose' }) {
   return modal(
-    (dialog, close) => {
+    (dialog, close, heading) => {
       const error = errorBox();
       const crumbs = h('ol', { class: 'crumbs', 'aria-label': 'Folder' });
       const list = h('div', { class: 'picker-list' });
@@ -81,8 +81,10 @@ export function pickNode({ title, files = false, hideWorkspaces = [], note, acti
       };
 
       here.addEventListener('click', () => close(current));
-      dialog.append(
-        h('h2', { text: title }),
+      // Not the DOM's own append, which would write an absent note as the text "null".
+      append(
+        dialog,
+        heading(title),
         note ? h('p', { class: 'muted small', text: note }) : null,
         crumbs,
         error,
@@ -91,6 +93,5 @@ export function pickNode({ title, files = false, hideWorkspaces = [], note, acti
       );
       show('/');
     },
-    { label: title },
   );
 }

@@ -8,7 +8,7 @@ import { call } from './api.js';
 import { pickNode } from './picker.js';
 import { forgetPaths, pathOf } from './tree.js';
 import {
-  capital, clear, confirmDialog, copyText, dateTime, duration, errorBox, field, h, modal, relative, showError, showInfo, table, td,
+  append, capital, clear, confirmDialog, copyText, dateTime, duration, errorBox, field, h, modal, relative, showError, showInfo, table, td,
 } from './ui.js';
 
 const RIGHTS = { r: 'read only', w: 'write only', rw: 'read and write', wr: 'read and write' };
@@ -107,8 +107,9 @@ export function tokenPanel({ owner, me, self }) {
     );
     if (!ok) return;
     try {
-      const answer = await call('DELETE', `/a/auth/tokens/${encodeURIComponent(token.Uuid)}`);
-      showInfo(answer.Message ? capital(answer.Message) : 'Token revoked.');
+      await call('DELETE', `/a/auth/tokens/${encodeURIComponent(token.Uuid)}`);
+      // Named by its label, as in the table: the server's message names it by Uuid.
+      showInfo(`“${token.Label}” is revoked: every client that uses it is refused.`);
       await panel.load();
     } catch (err) {
       showError(err);
@@ -118,7 +119,11 @@ export function tokenPanel({ owner, me, self }) {
   panel.load = async () => {
     try {
       forgetPaths();
-      const answer = await call('POST', '/a/auth/tokens', self ? {} : { ByUser: owner });
+      // Without ByUser an admin gets everyone's tokens, so My tokens names the admin
+      // (me.login is spelled as the server spells it, for admins). Others get their own
+      // either way and send none: the server compares their ByUser with their login
+      // case for case, and me.login is what they typed to sign in ("Bob" for "bob").
+      const answer = await call('POST', '/a/auth/tokens', self && !me.admin ? {} : { ByUser: owner });
       // Active first, then expired, then revoked; newest first within each; by label last.
       const rank = { active: 0, expired: 1, revoked: 2 };
       const tokens = answer.Tokens.sort((a, b) => (rank[a.Status] ?? 3) - (rank[b.Status] ?? 3)
@@ -169,7 +174,7 @@ function today() {
 /** The + form; resolves true once a token was created (and its secret shown). */
 function createTokenDialog({ owner, me, self }) {
   const forSomeoneElse = !self && owner.toLowerCase() !== me.login.toLowerCase();
-  return modal((dialog, close) => {
+  return modal((dialog, close, heading) => {
     const error = errorBox();
     const label = h('input', { type: 'text', name: 'label', value: `Console token, ${today()}`, maxlength: '128', required: true });
     const hard = h('input', { type: 'radio', name: 'model', value: 'hard', checked: true, id: 'model-hard' });
@@ -287,14 +292,14 @@ function createTokenDialog({ owner, me, self }) {
           submit.disabled = true;
           try {
             const answer = await call('POST', route, body);
-            showSecret(dialog, close, answer.AccessToken, owner, self);
+            showSecret(dialog, close, heading, answer.AccessToken, owner, self);
           } catch (err) {
             error.show(err);
             submit.disabled = false;
           }
         },
       },
-      h('h2', { text: self ? 'New token' : `New token for ${owner}` }),
+      heading(self ? 'New token' : `New token for ${owner}`),
       error,
       field('Label', label, 'What the token is for: shown in this table, never used to sign in.'),
       h('fieldset', {},
@@ -314,13 +319,13 @@ function createTokenDialog({ owner, me, self }) {
       h('div', { class: 'actions' }, h('button', { type: 'button', text: 'Cancel', onclick: () => close(false) }), submit),
     );
     drawScopes();
-    dialog.append(form);
+    append(dialog, form);
     queueMicrotask(() => label.focus());
-  }, { label: 'New token' });
+  });
 }
 
 /** Replaces the form with the secret, shown this once. */
-function showSecret(dialog, close, secret, owner, self) {
+function showSecret(dialog, close, heading, secret, owner, self) {
   const input = h('input', { type: 'text', class: 'secret', readonly: 'readonly', value: secret, id: 'new-token' });
   const copy = h('button', { type: 'button', class: 'primary', text: 'Copy token' });
   copy.addEventListener('click', () => {
@@ -335,7 +340,7 @@ function showSecret(dialog, close, secret, owner, self) {
   dialog.addEventListener('close', () => { input.value = ''; });
   clear(
     dialog,
-    h('h2', { text: 'Token created' }),
+    heading('Token created'),
     h('p', { class: 'warning', role: 'status' }, h('strong', { text: 'Copy it now: it will not be shown again. ' }), `Keep it secret: anyone who has it can act as ${self ? 'you' : owner} within its scopes.`),
     field('Token', input),
     h('div', { class: 'row' }, copy),

@@ -23,7 +23,8 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
-function append(el, children) {
+/** Appends children as `h` takes them: nested arrays, strings; null and false skipped. */
+export function append(el, ...children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof Node ? child : document.createTextNode(String(child)));
@@ -99,10 +100,17 @@ export function capital(text) {
   return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
 }
 
-/** A modal `<dialog>`: `build(dialog, close)` fills it; resolves with what `close` got. */
-export function modal(build, { label } = {}) {
+/**
+ * A modal `<dialog>`: `build(dialog, close, heading)` fills it; resolves with what
+ * `close` got. `heading(text)` makes the dialog's title, which names the dialog
+ * (`aria-labelledby`): a heading that replaces it later, such as "Token created" after
+ * "New token", renames the dialog with it.
+ */
+export function modal(build) {
   return new Promise((resolve) => {
-    const dialog = h('dialog', { 'aria-label': label });
+    const titleId = uid('dialog-title');
+    const dialog = h('dialog', { 'aria-labelledby': titleId });
+    const heading = (text) => h('h2', { id: titleId, text });
     let result = null;
     const close = (value) => {
       result = value;
@@ -112,7 +120,7 @@ export function modal(build, { label } = {}) {
       dialog.remove();
       resolve(result);
     });
-    build(dialog, close);
+    build(dialog, close, heading);
     document.body.append(dialog);
     dialog.showModal();
     const first = dialog.querySelector('[autofocus], input, select, button.primary, button');
@@ -123,35 +131,34 @@ export function modal(build, { label } = {}) {
 /** Asks before something that cannot be undone; resolves true when confirmed. */
 export function confirmDialog(title, message, action = 'Delete') {
   return modal(
-    (dialog, close) => {
+    (dialog, close, heading) => {
       const yes = h('button', { type: 'button', class: 'danger solid', text: action, onclick: () => close(true) });
-      dialog.append(
-        h('h2', { text: title }),
+      append(
+        dialog,
+        heading(title),
         h('p', { text: message }),
         h('div', { class: 'actions' }, h('button', { type: 'button', text: 'Cancel', onclick: () => close(false) }), yes),
       );
       queueMicrotask(() => yes.focus());
     },
-    { label: title },
   ).then(Boolean);
 }
 
 /** Asks for one line of text; resolves with it, or null when cancelled. */
 export function promptDialog(title, label, value = '', action = 'Save') {
   return modal(
-    (dialog, close) => {
+    (dialog, close, heading) => {
       const input = h('input', { type: 'text', value, required: true, autocomplete: 'off' });
       const form = h(
         'form',
         { onsubmit: (e) => { e.preventDefault(); if (input.value.trim()) close(input.value.trim()); } },
-        h('h2', { text: title }),
+        heading(title),
         field(label, input),
         h('div', { class: 'actions' }, h('button', { type: 'button', text: 'Cancel', onclick: () => close(null) }), h('button', { type: 'submit', class: 'primary', text: action })),
       );
-      dialog.append(form);
+      append(dialog, form);
       queueMicrotask(() => { input.focus(); input.select(); });
     },
-    { label: title },
   );
 }
 
