@@ -77,7 +77,7 @@ pub fn client_ip(parts: &Parts, trusted: &[Cidr]) -> Option<IpAddr> {
 pub fn request_host(parts: &Parts, trusted: &[Cidr]) -> Option<String> {
     let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
     if peer.is_some_and(|peer| trusted.iter().any(|net| net.contains(peer))) {
-        let forwarded = parts.headers.get_all("x-forwarded-host").iter().filter_map(|v| v.to_str().ok()).last();
+        let forwarded = parts.headers.get_all("x-forwarded-host").iter().filter_map(|v| v.to_str().ok()).next_back();
         if let Some(host) = forwarded.and_then(|v| v.split(',').next_back()).map(str::trim).filter(|h| !h.is_empty()) {
             return Some(host.to_owned());
         }
