@@ -171,6 +171,8 @@ async fn impersonation_listing_and_revocation_rights() {
     assert_eq!(own.len(), 1);
     assert_eq!(own[0]["Uuid"], alice_uuid.as_str());
     assert_eq!(records(&alice, Some("alice")).await.len(), 1);
+    // Logins are unique without regard to case, so this is alice asking for her own.
+    assert_eq!(records(&alice, Some("ALICE")).await.len(), 1);
     alice.post("/a/auth/tokens", &json!({"ByUser": "bob"})).await.expect_error(403, "Forbidden");
     alice.post("/a/auth/tokens", &json!({"ByUser": "admin"})).await.expect_error(403, "Forbidden");
     admin.post("/a/auth/tokens", &json!({"ByUser": "nobody"})).await.expect_error(404, "NotFound");

@@ -207,7 +207,9 @@ impl Cells {
         match (principal.admin(), by_user) {
             (Ok(admin), Some(login)) => self.list_tokens_of(admin, login).await,
             (Ok(_), None) => Ok(self.store().all_tokens().await?),
-            (Err(_), Some(login)) if login != principal.login.as_str() => {
+            // Logins are unique without regard to case: `Bob` asking for `bob`'s is asking
+            // for their own.
+            (Err(_), Some(login)) if !login.eq_ignore_ascii_case(principal.login.as_str()) => {
                 Err(ServiceError::Forbidden("only admins list other users' tokens".into()))
             }
             (Err(_), _) => Ok(self.store().tokens_of(principal.user).await?),
