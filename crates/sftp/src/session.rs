@@ -16,12 +16,11 @@ use crate::attrs;
 use crate::files::{Folder, ReadFile, WriteFile, WriteMode};
 use crate::paths::Target;
 use crate::status::{Refusal, encode, ok, refused};
-use crate::wire;
+use crate::wire::{self, POSIX_RENAME};
 
 /// Open handles one session may hold.
 pub const MAX_HANDLES: usize = 256;
 
-const POSIX_RENAME: &str = "posix-rename@openssh.com";
 const LIMITS: &str = "limits@openssh.com";
 
 enum Opened {
@@ -64,6 +63,9 @@ impl SftpSession {
                 None => Err(Refusal::bad_message("malformed write request")),
             };
             return encode(answer.unwrap_or_else(|refusal| refused(id, &refusal)));
+        }
+        if !wire::paths_are_utf8(&packet) {
+            return encode(refused(id, &Refusal::not_utf8()));
         }
         let answer = match Packet::try_from(&mut packet.clone()) {
             Ok(Packet::Read(r)) => match self.read(&r.handle, r.offset, r.len).await {

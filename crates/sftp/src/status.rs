@@ -36,6 +36,12 @@ impl Refusal {
         Self::failure("no such handle: it was closed or never opened")
     }
 
+    /// A path with a name that is not UTF-8: names are Unicode on every surface, and
+    /// reading the bytes as some other name could replace another file.
+    pub fn not_utf8() -> Self {
+        Self::failure("invalid path: a name is not UTF-8")
+    }
+
     pub fn symlinks() -> Self {
         Self::unsupported("symbolic links are not supported by this server")
     }

@@ -1,11 +1,17 @@
 //! SFTP framing, and the two packets on the hot path coded by hand: `SSH_FXP_WRITE` is
 //! read without copying its data, `SSH_FXP_DATA` written with one copy of the content.
-//! Every other packet goes through `russh-sftp`'s codec.
+//! Every other packet goes through `russh-sftp`'s codec, once [`paths_are_utf8`] has
+//! checked the paths it carries: that codec reads a string that is not UTF-8 lossily
+//! (each bad byte becomes U+FFFD), which would make `n\xff` and `n\xfe` one name.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 pub const FXP_WRITE: u8 = 6;
 const FXP_DATA: u8 = 103;
+const FXP_EXTENDED: u8 = 200;
+
+/// The extension that renames as POSIX does; its data is two paths.
+pub const POSIX_RENAME: &str = "posix-rename@openssh.com";
 
 /// The largest packet a client may send: a 255 KiB write and its header, with room to
 /// spare. OpenSSH's own server allows 256 KiB.
@@ -76,6 +82,36 @@ pub fn parse_write(mut packet: Bytes) -> Option<Write> {
     // Bytes after the data are ignored, as OpenSSH's server does: some clients (rclone's
     // SFTP library) send their whole buffer after a shorter data length.
     Some(Write { id, handle, offset, data })
+}
+
+/// How many of the strings after a request's id are paths (SFTP version 3), by type.
+fn paths_in(kind: u8) -> usize {
+    match kind {
+        // open, lstat, setstat, opendir, remove, mkdir, rmdir, realpath, stat, readlink
+        3 | 7 | 9 | 11 | 13 | 14 | 15 | 16 | 17 | 19 => 1,
+        // rename, symlink
+        18 | 20 => 2,
+        _ => 0,
+    }
+}
+
+/// Whether every path in `packet` (a request, type byte first) is UTF-8. A packet too
+/// short to hold its paths passes: the codec refuses it as malformed.
+#[must_use]
+pub fn paths_are_utf8(packet: &[u8]) -> bool {
+    let Some((&kind, rest)) = packet.split_first() else { return true };
+    let mut rest = Bytes::copy_from_slice(rest.get(4..).unwrap_or_default());
+    let count = if kind == FXP_EXTENDED {
+        // The extension's name, then, for the one that takes paths, its two paths.
+        match take_string(&mut rest) {
+            Some(name) if &name[..] == POSIX_RENAME.as_bytes() => 2,
+            Some(name) => return std::str::from_utf8(&name).is_ok(),
+            None => return true,
+        }
+    } else {
+        paths_in(kind)
+    };
+    (0..count).map_while(|_| take_string(&mut rest)).all(|path| std::str::from_utf8(&path).is_ok())
 }
 
 /// Two strings, as `posix-rename@openssh.com` carries its paths.
@@ -184,6 +220,40 @@ mod tests {
         }
         assert_eq!(parse_two_strings(&data), Some(("/a".to_owned(), "/b c".to_owned())));
         assert_eq!(parse_two_strings(&data[..data.len() - 1]), None);
+    }
+
+    fn request(kind: u8, strings: &[&[u8]]) -> Vec<u8> {
+        let mut body = vec![kind, 0, 0, 0, 1];
+        for s in strings {
+            body.put_u32(s.len() as u32);
+            body.put_slice(s);
+        }
+        body
+    }
+
+    #[test]
+    fn every_path_of_a_request_must_be_utf8() {
+        let (good, bad): (&[u8], &[u8]) = ("/a/é \u{FFFD}".as_bytes(), b"/a/n\xff");
+        for kind in [3, 7, 9, 11, 13, 14, 15, 16, 17, 19] {
+            assert!(paths_are_utf8(&request(kind, &[good])), "{kind}");
+            assert!(!paths_are_utf8(&request(kind, &[bad])), "{kind}");
+        }
+        for kind in [18, 20] {
+            assert!(paths_are_utf8(&request(kind, &[good, good])), "{kind}");
+            assert!(!paths_are_utf8(&request(kind, &[good, bad])), "{kind}: the second");
+            assert!(!paths_are_utf8(&request(kind, &[bad, good])), "{kind}: the first");
+        }
+        let rename = POSIX_RENAME.as_bytes();
+        assert!(paths_are_utf8(&request(FXP_EXTENDED, &[rename, good, good])));
+        assert!(!paths_are_utf8(&request(FXP_EXTENDED, &[rename, good, bad])));
+        assert!(!paths_are_utf8(&request(FXP_EXTENDED, &[rename, bad, good])));
+        assert!(!paths_are_utf8(&request(FXP_EXTENDED, &[b"x\xfe@example.com"])));
+        // Handles and data are bytes, not paths.
+        assert!(paths_are_utf8(&request(4, &[b"\xff"])));
+        assert!(paths_are_utf8(&request(FXP_WRITE, &[b"\xff"])));
+        // Truncated: left to the codec.
+        assert!(paths_are_utf8(&request(17, &[bad])[..8]));
+        assert!(paths_are_utf8(&[]));
     }
 
     #[test]

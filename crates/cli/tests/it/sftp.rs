@@ -202,7 +202,7 @@ async fn malformed_and_oversized_packets_are_refused_without_harm() {
     let expected = [
         (2, 0, None),      // version
         (105, 1, None),    // attributes
-        (101, 2, Some(2)), // no such file: bytes that are not UTF-8 read as U+FFFD
+        (101, 2, Some(4)), // failure: a name that is not UTF-8, never read as another
         (101, 3, Some(5)), // bad message: truncated
         (101, 4, Some(5)), // bad message: unknown type
         (101, 5, Some(4)), // failure: no such handle
