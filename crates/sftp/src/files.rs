@@ -4,8 +4,9 @@
 //! - [`WriteFile`]: a file opened for writing is an [`Upload`] in progress, made
 //!   visible by `close` only, complete, in one step (as every surface writes). SFTP
 //!   writes at offsets; an upload is written from its first byte, so writes are taken
-//!   in offset order: a write ahead of the next offset waits in memory (up to
-//!   [`MAX_REORDER`] bytes) until the gap fills. A file opened without truncation keeps
+//!   in offset order: a write ahead of the next offset waits in memory until the gap
+//!   fills, counted in its connection's [`crate::budget`] (all the files of a connection
+//!   share [`AHEAD_BYTES`]; past that a write is refused). A file opened without truncation keeps
 //!   the old content around what is written (a resumed transfer writes from the old
 //!   size on), copied server side by [`Cells::keep_content`].
 //! - [`Folder`]: a listing read page by page.
@@ -18,11 +19,9 @@ use cells_service::{BlobReader, Cells, NodeRecord, Principal, ReadRange, Upload}
 use futures_util::StreamExt;
 use russh_sftp::protocol::{File, StatusCode};
 
+use crate::budget::{AHEAD_BYTES, Held, HeldAhead};
 use crate::status::Refusal;
 use crate::wire::MAX_IO;
-
-/// Bytes of out-of-order writes one open file may hold, waiting for the gap before them.
-pub const MAX_REORDER: usize = 16 * 1024 * 1024;
 
 /// Entries per `SSH_FXP_NAME` answer.
 const PAGE: i64 = 128;
@@ -79,30 +78,32 @@ pub struct WriteFile {
     /// Whether anything was written (a file opened on old content and never written
     /// stays as it was).
     written: bool,
-    /// Writes ahead of the upload, by offset.
-    ahead: BTreeMap<u64, Bytes>,
-    ahead_bytes: usize,
+    /// Writes ahead of the upload, by offset, each still counted in the budget.
+    ahead: BTreeMap<u64, (Bytes, HeldAhead)>,
     /// A modification time asked for while open (`fsetstat`), set once the file is.
     pub mtime: Option<i64>,
 }
 
 impl WriteFile {
     pub fn new(path: TreePath, upload: Upload, mode: WriteMode) -> Self {
-        Self { path, upload, mode, started: false, written: false, ahead: BTreeMap::new(), ahead_bytes: 0, mtime: None }
+        Self { path, upload, mode, started: false, written: false, ahead: BTreeMap::new(), mtime: None }
     }
 
     /// The size the file will have once closed, as far as known now.
     pub fn size(&self) -> u64 {
-        let ahead_end = self.ahead.iter().next_back().map_or(0, |(offset, data)| offset + data.len() as u64);
+        let ahead_end = self.ahead.iter().next_back().map_or(0, |(offset, (data, _))| offset + data.len() as u64);
         self.upload.written().max(ahead_end).max(self.mode.keep.unwrap_or(0))
     }
 
+    /// Writes `data` at `offset`, or keeps it (and `held`, its request's bytes in the
+    /// budget) until the bytes before it come.
     pub async fn write(
         &mut self,
         cells: &Cells,
         principal: &Principal,
         offset: u64,
         data: Bytes,
+        held: Held,
     ) -> Result<(), Refusal> {
         if !self.started {
             self.started = true;
@@ -115,16 +116,19 @@ impl WriteFile {
         let next = self.upload.written();
         let offset = if self.mode.append { next } else { offset };
         if offset > next {
-            if self.ahead_bytes + data.len() > MAX_REORDER {
+            let Ok(held) = held.keep_ahead() else {
+                tracing::info!(
+                    user = %principal.login.as_str(),
+                    path = %self.path,
+                    "SFTP write refused: the connection's out-of-order budget is spent"
+                );
                 return Err(Refusal::failure(format!(
-                    "writes too far out of order: more than {} MiB ahead of offset {next}",
-                    MAX_REORDER >> 20
+                    "out-of-order budget spent: this connection already holds {} MiB of writes \
+                     waiting for the bytes before them; nothing was saved",
+                    AHEAD_BYTES >> 20
                 )));
-            }
-            self.ahead_bytes += data.len();
-            if let Some(old) = self.ahead.insert(offset, data) {
-                self.ahead_bytes -= old.len();
-            }
+            };
+            self.ahead.insert(offset, (data, held));
             return Ok(());
         }
         if offset < next {
@@ -133,13 +137,13 @@ impl WriteFile {
             )));
         }
         self.upload.write(&data).await?;
+        drop(held);
         // Writes that waited for this one.
         while let Some(entry) = self.ahead.first_entry() {
             if *entry.key() != self.upload.written() {
                 break;
             }
-            let data = entry.remove();
-            self.ahead_bytes -= data.len();
+            let (data, _held) = entry.remove();
             self.upload.write(&data).await?;
         }
         Ok(())

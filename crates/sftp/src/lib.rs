@@ -4,13 +4,20 @@
 //! paths as everywhere.
 //!
 //! - [`ssh`]: one connection: authentication, channels, the SFTP subsystem.
-//! - [`pipe`]: the tasks that move a channel's bytes without ever wedging it.
+//! - [`admission`]: how many connections: not yet logged in, per address and in all;
+//!   logged in, per user.
+//! - [`pipe`]: the tasks that move a channel's bytes without ever wedging it;
+//!   [`budget`]: how much of what a client sent one connection may hold.
 //! - [`session`]: SFTP requests to [`Cells`] calls; [`files`] the open files and folders.
 //! - [`paths`], [`attrs`], [`status`], [`wire`]: paths, attributes, status codes and
 //!   packet framing.
-//! - [`watch`]: closes a connection once its credentials stop being valid.
+//! - [`watch`]: closes a connection that has not logged in within [`LOGIN_GRACE`], or
+//!   once its credentials stop being valid; [`cut`] makes sure it is closed.
 
+pub mod admission;
 pub mod attrs;
+pub mod budget;
+pub mod cut;
 pub mod files;
 pub mod paths;
 pub mod pipe;
@@ -23,13 +30,15 @@ pub mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
+use admission::{Admission, Full, UNAUTHENTICATED_PER_ADDRESS, UNAUTHENTICATED_TOTAL};
 use cells_service::Cells;
 use russh::keys::PrivateKey;
 use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData};
 use russh::{Preferred, cipher};
 use tokio::net::TcpListener;
 
-/// A connection that has not authenticated within this time is closed.
+/// A connection that has not authenticated within this time of its accept is closed,
+/// whether it is still in the SSH handshake or in the login.
 pub const LOGIN_GRACE: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +98,7 @@ pub struct SftpServer {
     listener: TcpListener,
     config: Arc<russh::server::Config>,
     cells: Cells,
+    admission: Admission,
 }
 
 impl SftpServer {
@@ -101,7 +111,7 @@ impl SftpServer {
         let listener = TcpListener::bind(address)
             .await
             .map_err(|source| SftpError::Bind { address: address.to_owned(), source })?;
-        Ok(Self { listener, config: Arc::new(config(key)), cells })
+        Ok(Self { listener, config: Arc::new(config(key)), cells, admission: Admission::default() })
     }
 
     /// The address bound (with the port chosen, for port 0).
@@ -123,11 +133,26 @@ impl SftpServer {
                     continue;
                 }
             };
+            let accepted = tokio::time::Instant::now();
+            // Counted before any byte of SSH: past a cap, the socket is closed at once.
+            let pending = match self.admission.admit(peer.ip()) {
+                Ok(pending) => pending,
+                Err(full) => {
+                    let (scope, max) = match full {
+                        Full::Address => ("from this address", UNAUTHENTICATED_PER_ADDRESS),
+                        Full::Total => ("in all", UNAUTHENTICATED_TOTAL),
+                    };
+                    tracing::info!(peer = %peer, max, "refusing an SFTP connection: too many SFTP connections not logged in {scope}");
+                    continue;
+                }
+            };
             if let Err(err) = socket.set_nodelay(true) {
                 tracing::warn!(error = %err, "cannot set TCP_NODELAY");
             }
-            let connection = ssh::Connection::new(self.cells.clone(), Some(peer));
-            tokio::spawn(watch::serve_connection(Arc::clone(&self.config), socket, connection, self.cells.clone()));
+            let connection = ssh::Connection::new(self.cells.clone(), Some(peer), self.admission.clone(), pending);
+            let watched =
+                watch::serve_connection(Arc::clone(&self.config), socket, connection, self.cells.clone(), accepted);
+            tokio::spawn(watched);
         }
     }
 }

@@ -7,25 +7,21 @@
 //! answer waits for window, the window adjustment waits behind the client's next
 //! requests, and those wait for the server to read. So:
 //!
-//! - the **reader** always drains the channel, splits packets and queues them, holding
-//!   [`QUEUE_BYTES`] at most (past that it waits, which only a client that sends without
-//!   ever reading answers can cause, and only to itself);
+//! - the **reader** always drains the channel, splits packets and queues them, each
+//!   counted in the connection's [`Budget`] (past it the reader waits: the client has
+//!   sent far more than it waits answers for, and only its own connection slows);
 //! - the **processor** answers requests in order, through [`SftpSession`];
 //! - the **writer** sends answers as the client's window allows, several small ones in
 //!   one channel message.
 
-use std::sync::Arc;
-
 use bytes::{Bytes, BytesMut};
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 
+use crate::budget::{Budget, Held};
 use crate::session::SftpSession;
 use crate::wire;
-
-/// Bytes of requests queued and not yet answered, per channel.
-pub const QUEUE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Answers in flight between the processor and the writer.
 const ANSWERS: usize = 64;
@@ -33,12 +29,12 @@ const ANSWERS: usize = 64;
 /// Small answers are gathered up to this size into one channel message.
 const GATHER: usize = 64 * 1024;
 
-type Request = (Bytes, OwnedSemaphorePermit);
+type Request = (Bytes, Held);
 
-/// Serves SFTP on a channel until the client closes it.
-pub async fn run(channel: Channel<Msg>, mut session: SftpSession) {
+/// Serves SFTP on a channel until the client closes it; its requests count in `budget`,
+/// its connection's.
+pub async fn run(channel: Channel<Msg>, mut session: SftpSession, budget: Budget) {
     let (mut read_half, write_half) = channel.split();
-    let budget = Arc::new(Semaphore::new(QUEUE_BYTES));
     let (requests_tx, mut requests) = mpsc::unbounded_channel::<Request>();
     let (answers_tx, mut answers) = mpsc::channel::<Bytes>(ANSWERS);
 
@@ -53,9 +49,8 @@ pub async fn run(channel: Channel<Msg>, mut session: SftpSession) {
             loop {
                 match wire::next_packet(&mut buffer) {
                     Ok(Some(packet)) => {
-                        let cost = u32::try_from(packet.len()).unwrap_or(u32::MAX);
-                        let Ok(permit) = Arc::clone(&budget).acquire_many_owned(cost).await else { return };
-                        if requests_tx.send((packet, permit)).is_err() {
+                        let Some(held) = budget.hold(packet.len()).await else { return };
+                        if requests_tx.send((packet, held)).is_err() {
                             return;
                         }
                     }
@@ -97,9 +92,9 @@ pub async fn run(channel: Channel<Msg>, mut session: SftpSession) {
         let _ = write_half.close().await;
     });
 
-    while let Some((packet, permit)) = requests.recv().await {
-        let answer = session.answer(packet).await;
-        drop(permit);
+    while let Some((packet, held)) = requests.recv().await {
+        // A write kept ahead of its file keeps `held`; any other request gives it back now.
+        let answer = session.answer(packet, held).await;
         if answers_tx.send(answer).await.is_err() {
             break;
         }

@@ -13,6 +13,7 @@ use russh_sftp::protocol::{
 };
 
 use crate::attrs;
+use crate::budget::Held;
 use crate::files::{Folder, ReadFile, WriteFile, WriteMode};
 use crate::paths::Target;
 use crate::status::{Refusal, encode, ok, refused};
@@ -55,11 +56,13 @@ impl SftpSession {
     }
 
     /// Answers one request (a packet without its length), encoded with its length.
-    pub async fn answer(&mut self, packet: Bytes) -> Bytes {
+    /// `held` is the request's count in the connection's budget: a write kept ahead of
+    /// its file keeps it, any other request gives it back by the end.
+    pub async fn answer(&mut self, packet: Bytes, held: Held) -> Bytes {
         let id = wire::request_id(&packet);
         if packet.first() == Some(&wire::FXP_WRITE) {
             let answer = match wire::parse_write(packet) {
-                Some(write) => self.write(write).await,
+                Some(write) => self.write(write, held).await,
                 None => Err(Refusal::bad_message("malformed write request")),
             };
             return encode(answer.unwrap_or_else(|refusal| refused(id, &refusal)));
@@ -242,12 +245,12 @@ impl SftpSession {
         }
     }
 
-    async fn write(&mut self, write: wire::Write) -> Answer {
+    async fn write(&mut self, write: wire::Write, held: Held) -> Answer {
         let handle = std::str::from_utf8(&write.handle).map_err(|_| Refusal::no_such_handle())?;
         let Some(Opened::Write(file)) = self.handles.get_mut(handle) else {
             return Err(Refusal::no_such_handle());
         };
-        let written = file.write(&self.cells, &self.principal, write.offset, write.data).await;
+        let written = file.write(&self.cells, &self.principal, write.offset, write.data, held).await;
         if written.is_err() {
             // A failed write leaves a file that cannot be completed: drop it now.
             self.handles.remove(handle);

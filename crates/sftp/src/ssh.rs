@@ -1,6 +1,10 @@
 //! One SSH connection: authentication through [`Cells::authenticate`], then SFTP on
 //! session channels, nothing else (no shell, exec, or forwarding).
 //!
+//! A connection holds its place among those not yet logged in until it logs in, and
+//! then a seat among its user's connections ([`crate::admission`]); a user who already
+//! holds all theirs is told so and disconnected. Its channels share one [`Budget`].
+//!
 //! The username is the login; the password is a personal access token of that login or
 //! the user's password, through `password` or `keyboard-interactive` (some clients
 //! offer only the latter for passwords). Only those two methods are advertised: a
@@ -13,9 +17,11 @@ use std::sync::{Arc, OnceLock};
 use cells_service::auth::Credential;
 use cells_service::{Cells, Principal, ServiceError, Usage, Via};
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session};
-use russh::{Channel, ChannelId, MethodKind, MethodSet};
+use russh::{Channel, ChannelId, Disconnect, MethodKind, MethodSet};
 use secrecy::SecretString;
 
+use crate::admission::{Admission, CONNECTIONS_PER_USER, Pending, Seat};
+use crate::budget::Budget;
 use crate::pipe;
 use crate::session::SftpSession;
 
@@ -39,22 +45,65 @@ pub struct Connection {
     channels: HashMap<ChannelId, Channel<Msg>>,
     /// Every channel open now.
     open: HashSet<ChannelId>,
+    admission: Admission,
+    /// The place held until the login.
+    pending: Option<Pending>,
+    /// The place held from the login on.
+    seat: Option<Seat>,
+    /// Why credentials that were good are refused all the same, told to the client.
+    refused: Option<String>,
+    budget: Budget,
 }
 
 impl Connection {
-    pub fn new(cells: Cells, peer: Option<SocketAddr>) -> Self {
-        Self { cells, peer, principal: Arc::new(OnceLock::new()), channels: HashMap::new(), open: HashSet::new() }
+    /// A connection accepted from `peer`, holding `pending` in `admission`.
+    pub fn new(cells: Cells, peer: Option<SocketAddr>, admission: Admission, pending: Pending) -> Self {
+        Self {
+            cells,
+            peer,
+            principal: Arc::new(OnceLock::new()),
+            channels: HashMap::new(),
+            open: HashSet::new(),
+            admission,
+            pending: Some(pending),
+            seat: None,
+            refused: None,
+            budget: Budget::default(),
+        }
+    }
+
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
     }
 
     async fn login(&mut self, user: &str, password: String) -> Auth {
         let credential = Credential::Basic { login: user.to_owned(), password: SecretString::from(password) };
         let usage = Usage { via: Via::Sftp, ip: self.peer.map(|p| p.ip()) };
         match self.cells.authenticate(credential, usage).await {
-            Ok(principal) => {
-                tracing::info!(user = %principal.login.as_str(), peer = ?self.peer, "SFTP login");
-                let _ = self.principal.set(principal);
-                Auth::Accept
-            }
+            Ok(principal) => match self.admission.seat(principal.user) {
+                Some(seat) => {
+                    tracing::info!(user = %principal.login.as_str(), peer = ?self.peer, "SFTP login");
+                    self.seat = Some(seat);
+                    self.pending = None;
+                    let _ = self.principal.set(principal);
+                    Auth::Accept
+                }
+                None => {
+                    let login = principal.login.as_str();
+                    tracing::info!(
+                        user = %login,
+                        peer = ?self.peer,
+                        max = CONNECTIONS_PER_USER,
+                        "SFTP login refused: too many SFTP connections for this user"
+                    );
+                    // Accepted only to be told why, at once: the connection gets no
+                    // principal, so no channel.
+                    self.refused = Some(format!(
+                        "too many SFTP connections for {login}: at most {CONNECTIONS_PER_USER} at once; close one and retry"
+                    ));
+                    Auth::Accept
+                }
+            },
             Err(ServiceError::Throttled { retry_after } | ServiceError::Busy { retry_after }) => {
                 tracing::info!(peer = ?self.peer, retry_after, "SFTP login throttled or the server busy");
                 Auth::reject()
@@ -96,6 +145,13 @@ impl russh::server::Handler for Connection {
         Ok(self.login(user, password).await)
     }
 
+    async fn auth_succeeded(&mut self, session: &mut Session) -> Result<(), Self::Error> {
+        match self.refused.take() {
+            Some(reason) => session.disconnect(Disconnect::TooManyConnections, &reason, "en"),
+            None => Ok(()),
+        }
+    }
+
     async fn auth_publickey_offered(&mut self, _: &str, _: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
         Ok(Auth::reject())
     }
@@ -123,7 +179,8 @@ impl russh::server::Handler for Connection {
         };
         let Some(channel) = self.channels.remove(&id) else { return session.channel_failure(id) };
         session.channel_success(id)?;
-        tokio::spawn(pipe::run(channel, SftpSession::new(self.cells.clone(), principal.clone())));
+        let session = SftpSession::new(self.cells.clone(), principal.clone());
+        tokio::spawn(pipe::run(channel, session, self.budget.clone()));
         Ok(())
     }
 

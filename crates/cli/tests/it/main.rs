@@ -22,7 +22,7 @@
 //! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it);
 //!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote;
 //!   `sftp_revoke`: revocation and locking end open sessions.
-//! - `sftp_limits`: the SFTP server's bounds: names that are not UTF-8.
+//! - `sftp_limits`: the SFTP server's bounds: out-of-order writes, connections, names.
 //! - `hardening_*`: the defects of the adversarial review (issue 6), one test each.
 //! - `concurrency`: racing moves, uploads into moving folders, cancelled copies, racing
 //!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
