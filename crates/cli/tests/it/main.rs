@@ -18,7 +18,8 @@
 //! - `scopes`: what a token restricted by scopes may reach.
 //! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
 //! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
-//! - `dav_scopes`: no WebDAV method escapes a token's scopes.
+//! - `dav_scopes`: no WebDAV method escapes a token's scopes; `dav_bounds`: bodies and
+//!   answers bounded; `dav_rights`: the review's smaller WebDAV defects.
 //! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it);
 //!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote;
 //!   `sftp_revoke`: revocation and locking end open sessions.
@@ -42,7 +43,9 @@ mod concurrency;
 mod console;
 mod crash;
 mod dav;
+mod dav_bounds;
 mod dav_peers;
+mod dav_rights;
 mod dav_scopes;
 mod hardening_access;
 mod hardening_limits;
