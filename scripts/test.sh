@@ -5,8 +5,12 @@
 # PostgreSQL, black-box tests against the real binary, real peers: curl, litmus, rclone,
 # OpenSSH sftp, Chromium, s3s-fs, two nodes over PostgreSQL and s3s-fs).
 #
-# The PostgreSQL tests use postgres://postgres@127.0.0.1:5432/test (a fresh schema per
-# test), or CELLS_TEST_POSTGRES_URL; without a reachable PostgreSQL they fail and say so.
+# Nothing needs to be running. The PostgreSQL tests (a fresh schema per test) use the
+# PostgreSQL at CELLS_TEST_POSTGRES_URL, by default postgres://postgres@127.0.0.1:5432/test,
+# when it answers; otherwise this script starts a throwaway one of its own (installing
+# Debian's `postgresql` if missing) on a free loopback port, points the tests at it, and
+# stops and removes it when it exits, whether the tests pass, fail or are interrupted
+# (scripts/postgres.sh). The tests start their s3s-fs servers themselves.
 #
 #   bash scripts/test.sh
 #
@@ -51,15 +55,26 @@ if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bi
   echo "installing s3s-fs"
   cargo install s3s-fs --version 0.14.1 --features binary --locked
 fi
-# Say at once, not after the build, when the PostgreSQL the tests need is not there.
-pg_url="${CELLS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
-if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -d "$pg_url"; then
-  echo "no PostgreSQL answers at $pg_url: the PostgreSQL tests will fail" >&2
-fi
 
-cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo nextest run --workspace --locked --no-fail-fast
+# Each step below runs in a process group of its own (set -m), in the background, and is
+# waited for: a signal to this script (Ctrl-C, a TERM from CI) then stops the step with
+# all its processes and cleans up at once, rather than after the step ends.
+step_pid=""
+step() { set -m; "$@" </dev/null & step_pid=$!; set +m; wait "$step_pid"; step_pid=""; }
+stop_step() {
+  if [ -n "$step_pid" ] && kill -TERM -- "-$step_pid" 2>/dev/null; then wait "$step_pid" || true; fi
+}
+# The PostgreSQL of the tests: the one at CELLS_TEST_POSTGRES_URL if it answers, else a
+# throwaway one, stopped and removed at exit however the script ends.
+source scripts/postgres.sh
+trap 'stop_step; pg_throwaway_stop' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+pg_for_tests
+
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets --locked -- -D warnings
+step cargo nextest run --workspace --locked --no-fail-fast
 
 # The black-box suite again, each server on a fresh PostgreSQL schema and s3s-fs bucket.
 # Left out: the two-node and migration tests (on PostgreSQL already), and the tests that
@@ -75,5 +90,5 @@ sqlite_or_folder_only='test(=concurrency::the_consistency_check_catches_a_broken
   | test(=ops::sigterm_lets_requests_finish_and_exits_zero)
   | test(=token_safety::no_token_nor_its_hash_leaks)'
 # (--workspace with a filter, not -p cells: the same build as the first pass.)
-CELLS_TEST_STORE=postgres cargo nextest run --workspace --locked --no-fail-fast \
+CELLS_TEST_STORE=postgres step cargo nextest run --workspace --locked --no-fail-fast \
   -E "package(cells) & binary(it) & not (test(/^cluster::/) | test(/^migrate_store::/) | $sqlite_or_folder_only)"
