@@ -28,9 +28,11 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 #   sftp, sshpass   the OpenSSH client, typing a token as the password
 #   chromium, node  the web console in a real browser (playwright-core drives it)
 #   psql            the tree checks of the concurrency tests, on PostgreSQL
+#   cadaver, davfs2 desktop WebDAV clients (crates/cli/tests/it/dav_desktop.rs)
 declare -A package=(
   [curl]=curl [sqlite3]=sqlite3 [litmus]=litmus [rclone]=rclone
   [sftp]=openssh-client [sshpass]=sshpass [node]=nodejs [npm]=npm [psql]=postgresql-client
+  [cadaver]=cadaver [mount.davfs]=davfs2
 )
 missing=()
 for tool in "${!package[@]}"; do

@@ -59,7 +59,7 @@ pub const CONTENT_SECURITY_POLICY: &str =
 
 /// The console's routes, merged into the main router.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(index)).route("/assets/{*name}", get(asset))
+    Router::new().route("/", get(index).fallback(crate::dav::serve_root)).route("/assets/{*name}", get(asset))
 }
 
 async fn index(headers: HeaderMap) -> Response {

@@ -19,7 +19,8 @@
 //! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
 //! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
 //! - `dav_scopes`: no WebDAV method escapes a token's scopes; `dav_bounds`: bodies and
-//!   answers bounded; `dav_rights`: the review's smaller WebDAV defects.
+//!   answers bounded; `dav_rights`: the review's smaller WebDAV defects; `dav_desktop`:
+//!   Windows' and Finder's sequences replayed, cadaver and davfs2.
 //! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it);
 //!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote;
 //!   `sftp_revoke`: revocation and locking end open sessions.
@@ -44,6 +45,7 @@ mod console;
 mod crash;
 mod dav;
 mod dav_bounds;
+mod dav_desktop;
 mod dav_peers;
 mod dav_rights;
 mod dav_scopes;

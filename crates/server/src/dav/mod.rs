@@ -6,8 +6,9 @@
 //! Bearer; 401 with `WWW-Authenticate: Basic realm="cells"`), resolves the path and
 //! dispatches by method:
 //!
-//! - `read.rs`: OPTIONS, GET and HEAD (the `/io` streaming path itself), PROPFIND (a
-//!   direct XML writer; `Depth: infinity` is refused with `propfind-finite-depth`);
+//! - `read.rs`: OPTIONS, GET and HEAD (the `/io` streaming path itself);
+//! - `propfind.rs`: PROPFIND (a direct XML writer, bounded; `Depth: infinity` is refused
+//!   with `propfind-finite-depth`);
 //! - `write.rs`: PUT, DELETE, MKCOL, COPY and MOVE (the service's `copy_node` and
 //!   `move_node`, so every scope and transaction rule applies to both ends);
 //! - `props.rs`: PROPPATCH (dead properties in the database);
@@ -26,6 +27,7 @@ mod error;
 mod headers;
 mod locks;
 mod nesting;
+mod propfind;
 mod props;
 mod read;
 mod write;
@@ -33,9 +35,9 @@ mod xml;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{self, AUTHORIZATION};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use cells_core::TreePath;
 use cells_service::auth::Credential;
@@ -51,9 +53,12 @@ pub const PREFIX: &str = "/dav";
 /// The most a PROPFIND, PROPPATCH or LOCK body may hold.
 const MAX_XML_BODY: usize = 1024 * 1024;
 
-/// A request target under `/dav`: the root (the list of workspaces) or a tree path.
+/// A request target: the server's own root `/` (which WebDAV clients probe before the
+/// URL they were given, and which lists `/dav/`), `/dav/` (the list of workspaces), or
+/// a tree path.
 #[derive(Clone, Debug)]
 pub(crate) enum Target {
+    Server,
     Root,
     Path(TreePath),
 }
@@ -76,7 +81,7 @@ impl Target {
     /// The tree path; the root is not a node and takes no writes (403).
     fn path(self) -> DavResult<TreePath> {
         match self {
-            Self::Root => {
+            Self::Server | Self::Root => {
                 Err(ServiceError::Forbidden("/dav/ lists the workspaces: it cannot be changed".into()).into())
             }
             Self::Path(path) => Ok(path),
@@ -125,8 +130,12 @@ async fn xml_body(body: Body) -> DavResult<String> {
 /// Every method, for `Allow` and OPTIONS.
 const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, COPY, MOVE, LOCK, UNLOCK";
 
-/// The one handler of `/dav`.
+/// The one handler of `/dav`. OPTIONS needs no credentials: it says only what the
+/// server speaks, and Windows' mini-redirector asks it before it sends any.
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
+    if request.method() == Method::OPTIONS {
+        return read::options();
+    }
     let (parts, body) = request.into_parts();
     let ip = crate::client::client_ip(&parts, &state.trusted_proxies);
     let principal = match authenticate(&state, &parts.headers, ip).await {
@@ -139,13 +148,36 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
     }
 }
 
+/// WebDAV at the server's root `/`, beside the console's GET: OPTIONS, and a PROPFIND
+/// that shows `/dav/` as the one folder there, for clients that probe the root before
+/// the URL they were given (Windows' mini-redirector). Any other method is a 405.
+pub async fn serve_root(State(state): State<AppState>, request: Request) -> Response {
+    match request.method().as_str() {
+        "OPTIONS" => read::options(),
+        "PROPFIND" => {
+            let (parts, body) = request.into_parts();
+            let ip = crate::client::client_ip(&parts, &state.trusted_proxies);
+            let answer = async {
+                let principal = authenticate(&state, &parts.headers, ip).await?;
+                propfind::propfind(&state, &principal, Target::Server, &parts.headers, xml_body(body).await?).await
+            };
+            answer.await.unwrap_or_else(IntoResponse::into_response)
+        }
+        _ => {
+            let mut response = DavError::MethodNotAllowed.into_response();
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS, PROPFIND"));
+            response
+        }
+    }
+}
+
 async fn dispatch(state: &AppState, principal: &Principal, parts: Parts, body: Body) -> DavResult<Response> {
     let target = Target::parse(parts.uri.path())?;
     let headers = &parts.headers;
     match parts.method.as_str() {
         "OPTIONS" => Ok(read::options()),
         "GET" | "HEAD" => read::get(state, principal, target, &parts.method, headers).await,
-        "PROPFIND" => read::propfind(state, principal, target, headers, xml_body(body).await?).await,
+        "PROPFIND" => propfind::propfind(state, principal, target, headers, xml_body(body).await?).await,
         "PUT" => write::put(state, principal, target.path()?, headers, body).await,
         "DELETE" => write::delete(state, principal, target.path()?, headers).await,
         "MKCOL" => write::mkcol(state, principal, target.path()?, headers, body).await,

@@ -12,7 +12,7 @@ use cells_service::Principal;
 use cells_service::dav::{PropertyChange, WriteReach};
 
 use super::xml::{self, CELLS_NS, DAV_NS, Patch, PropName};
-use super::{DavResult, href, locks, read};
+use super::{DavResult, href, locks, propfind};
 use crate::AppState;
 
 fn protected(name: &PropName) -> bool {
@@ -54,7 +54,7 @@ pub async fn proppatch(
             .collect();
         state.cells.patch_dav_properties(principal, &path, &changes).await?;
     }
-    let mut out = String::from(read::MULTISTATUS);
+    let mut out = String::from(propfind::MULTISTATUS);
     out.push_str("<D:response><D:href>");
     xml::escape_into(&mut out, &href(&path, view.node.kind == NodeKind::Collection));
     out.push_str("</D:href>");
@@ -78,5 +78,5 @@ pub async fn proppatch(
         out.push_str("</D:status></D:propstat>");
     }
     out.push_str("</D:response></D:multistatus>");
-    Ok(read::multistatus(out))
+    Ok(propfind::multistatus(out))
 }

@@ -133,6 +133,7 @@ pub(crate) async fn receive_file(
     body: Body,
 ) -> ApiResult<(NodeView, bool)> {
     let conditions = conditions(headers);
+    let expected = expected_length(headers)?;
     if conditions.if_match.is_some() || conditions.if_none_match.is_some() || conditions.if_unmodified_since.is_some() {
         let current = match state.cells.stat(principal, path).await {
             Ok(view) => Some(view.node),
@@ -161,6 +162,18 @@ pub(crate) async fn receive_file(
             return Err(err.into());
         }
     }
+    // Finder sends its bodies chunked, with the size it means to send in
+    // `X-Expected-Entity-Length`: a body that ended short of it (or ran past it) is not
+    // the file, and is not stored.
+    if let Some(expected) = expected
+        && upload.written() != expected
+    {
+        let received = upload.written();
+        drop(upload);
+        return Err(ApiError::bad_request(format!(
+            "the body held {received} bytes, not the {expected} that X-Expected-Entity-Length announced: nothing was stored"
+        )));
+    }
     // The conditions again, on the file as it is when the upload commits, inside the
     // commit's transaction: of two racing `If-None-Match: *` uploads, one gets 412.
     let holds = |current: Option<&cells_service::NodeRecord>| {
@@ -168,6 +181,16 @@ pub(crate) async fn receive_file(
         evaluate(&conditions, etag, mtime, false) == Precondition::Proceed
     };
     Ok(state.cells.commit_upload_if(upload, &holds).await?)
+}
+
+/// The length a client announced in `X-Expected-Entity-Length` (macOS Finder, with a
+/// chunked body), if any.
+fn expected_length(headers: &HeaderMap) -> ApiResult<Option<u64>> {
+    let Some(value) = headers.get("x-expected-entity-length") else { return Ok(None) };
+    let text = value.to_str().unwrap_or("").trim();
+    text.parse::<u64>()
+        .map(Some)
+        .map_err(|_| ApiError::bad_request("X-Expected-Entity-Length is not a number of bytes"))
 }
 
 /// Reads and discards what is left of a refused upload (up to [`DRAIN_LIMIT`]), so the
