@@ -48,6 +48,22 @@ impl Store {
         rows.iter().map(|row| parse(row, "blob")).collect()
     }
 
+    /// How many blobs [`Store::collectable_blobs`] would give without a limit (what the
+    /// collector tells as its progress).
+    ///
+    /// # Errors
+    /// On a database failure.
+    pub async fn count_collectable_blobs(&self, before: UnixTime) -> Result<u64> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM blob_garbage g WHERE g.dropped_at <= $1 \
+             AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.blob = g.blob)",
+        )
+        .bind(before)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// Forgets garbage records: of blobs removed, and of blobs that turned out to be
     /// referenced again (by a copy). Returns how many records went.
     ///

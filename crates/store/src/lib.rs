@@ -35,7 +35,7 @@ pub use blobs::{BlobReader, BlobWriter, Blobs, CHUNK, INLINE_READ, SMALL_CACHE};
 pub use dav::{DeadProperty, LockRecord, PropertyChange};
 pub use error::StoreError;
 pub use feed::{ChangeFeed, FeedEvent};
-pub use migrate::Copied;
+pub use migrate::{Copied, CopyStep};
 pub use nodes::{NewNode, NodeRecord};
 pub use refresh::Redeemed;
 pub use subtrees::Destination;

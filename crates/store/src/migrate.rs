@@ -127,6 +127,15 @@ pub struct Copied {
     pub tables: Vec<(&'static str, u64)>,
 }
 
+/// How far a copy got, told as it goes ([`Store::copy_into_with`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyStep {
+    /// The rows there are to copy, in all tables: told once, before the first is written.
+    Counted(u64),
+    /// So many more rows were written.
+    Copied(u64),
+}
+
 fn bind_row<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     row: &AnyRow,
@@ -149,6 +158,15 @@ impl Store {
     /// # Errors
     /// [`StoreError::PreconditionFailed`] when `dest` is not empty; a database failure.
     pub async fn copy_into(&self, dest: &Store) -> Result<Copied> {
+        self.copy_into_with(dest, &mut |_| ()).await
+    }
+
+    /// [`Store::copy_into`], telling `progress` how many rows there are, then each batch
+    /// written (a few hundred rows at a time).
+    ///
+    /// # Errors
+    /// As [`Store::copy_into`].
+    pub async fn copy_into_with(&self, dest: &Store, progress: &mut (dyn FnMut(CopyStep) + Send)) -> Result<Copied> {
         if dest.count_users().await? != 0 {
             return Err(StoreError::PreconditionFailed);
         }
@@ -159,6 +177,14 @@ impl Store {
         for (table, _, _) in TABLES.iter().rev() {
             sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *target).await?;
         }
+        // Counted in the read transaction of the copy: the same snapshot.
+        let mut rows = 0;
+        for (table, _, _) in TABLES {
+            let (count,): (i64,) =
+                sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut *source).await?;
+            rows += u64::try_from(count).map_err(|_| StoreError::Corrupt("row count"))?;
+        }
+        progress(CopyStep::Counted(rows));
         let mut copied = Copied::default();
         for (table, columns, order) in TABLES {
             let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
@@ -178,6 +204,7 @@ impl Store {
                     query = bind_row(query, row, columns)?;
                 }
                 query.execute(&mut *target).await.map_err(StoreError::from_write)?;
+                progress(CopyStep::Copied(batch.len() as u64));
             }
             copied.tables.push((table, rows.len() as u64));
         }
