@@ -1,6 +1,7 @@
 //! `cells admin ...`: user and workspace administration on the server's store. It opens
 //! the same database as the server (safe while it runs: SQLite in WAL mode), and acts
-//! with the operator's capability.
+//! with the operator's capability. The commands that can run for minutes show their
+//! progress on standard error ([`crate::progress`]).
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::EXIT_USAGE;
 use crate::config::{ServerArgs, Settings, StoreArgs};
+use crate::progress::Reporter;
 
 #[derive(Args, Debug)]
 pub struct AdminArgs {
@@ -38,7 +40,8 @@ enum AdminCommand {
     Blobs(BlobsCommand),
     /// Copy this install (its database, and its files when the storage URL changes too)
     /// into a new, empty database: a single-node SQLite install moving to PostgreSQL and
-    /// S3. Stop the server first; the source is left as it was.
+    /// S3. Stop the server first; the source is left as it was. Progress goes to
+    /// standard error (a bar on a terminal), the counts to standard output.
     MigrateStore {
         /// The database to copy into (`postgres://...`), freshly made and empty.
         #[arg(long)]
@@ -54,7 +57,7 @@ enum AdminCommand {
 enum BlobsCommand {
     /// Remove blobs that no file refers to (after deletes and replaced files, or left by
     /// interrupted uploads). The server does this by itself every ten minutes; safe while
-    /// it runs.
+    /// it runs. Progress goes to standard error, the counts to standard output.
     Collect {
         /// Only blobs unreferenced for at least this many seconds (so that an upload in
         /// flight is never collected).
@@ -195,7 +198,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::Token(command) => crate::tokens::run(&cells, admin, command).await,
         AdminCommand::Blobs(BlobsCommand::Collect { grace_secs }) => {
             let grace = std::time::Duration::from_secs(grace_secs);
-            cells.collect_blobs_now(admin, grace).await.map(|done| {
+            let progress = Reporter::new("blobs collect");
+            let collected = cells.collect_blobs_now(admin, grace, &progress).await;
+            drop(progress);
+            collected.map(|done| {
                 println!("Removed {} unreferenced blobs and {} orphans", done.dropped, done.orphans);
                 ExitCode::SUCCESS
             })
@@ -218,7 +224,10 @@ async fn migrate(store: &StoreArgs, to_database_url: &str, to_storage_url: Optio
         to.storage = from.storage.clone();
     }
     let (from, to) = (from.store_config(), to.store_config());
-    match cells_service::migrate::migrate_store(&from, &to).await {
+    let progress = Reporter::new("migrate-store");
+    let migrated = cells_service::migrate::migrate_store(&from, &to, &progress).await;
+    drop(progress);
+    match migrated {
         Ok(done) => {
             for (table, rows) in &done.tables {
                 println!("{table:<16} {rows} rows");

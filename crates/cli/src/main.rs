@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod logging;
+mod progress;
 mod start;
 mod tokens;
 

@@ -2,9 +2,15 @@
 //! unreferenced (or, for a blob never referenced, unwritten) for a grace period, so that
 //! an upload in flight on any process is never collected. See `cells_store`'s `garbage`
 //! module for why this is safe with several processes on one store.
+//!
+//! A collection goes through stages, each told to a [`Progress`] (the CLI shows them):
+//! `unreferenced` (blobs recorded as dropped, removed in batches), `listed` (the blob
+//! store's scan), `checked` (what the scan found, against the database), `settling` (a
+//! bucket only: the second look's pause) and `orphans` (blobs no node ever referred to).
 
 use std::time::{Duration, SystemTime};
 
+use crate::progress::{Progress, Silent, Stage};
 use crate::{Admin, Cells, Result};
 
 /// How long a blob stays after it lost its last reference, or after it was last
@@ -33,17 +39,25 @@ pub struct Collected {
 
 impl Cells {
     /// Runs the collector once with the given grace (the CLI's `cells admin blobs
-    /// collect`; the upkeep task runs it every ten minutes with [`GRACE`]).
+    /// collect`; the upkeep task runs it every ten minutes with [`GRACE`]), telling
+    /// `progress` how far it got.
     ///
     /// # Errors
     /// On a store failure.
-    pub async fn collect_blobs_now(&self, _: Admin, grace: Duration) -> Result<Collected> {
-        self.collect_blobs(grace).await
+    pub async fn collect_blobs_now(&self, _: Admin, grace: Duration, progress: &dyn Progress) -> Result<Collected> {
+        self.collect_blobs_with(grace, progress).await
     }
 
     pub(crate) async fn collect_blobs(&self, grace: Duration) -> Result<Collected> {
+        self.collect_blobs_with(grace, &Silent).await
+    }
+
+    async fn collect_blobs_with(&self, grace: Duration, progress: &dyn Progress) -> Result<Collected> {
         let mut collected = Collected::default();
+        let batch_len = usize::try_from(BATCH).unwrap_or(500);
         let before = cells_core::now() - i64::try_from(grace.as_secs()).unwrap_or(i64::MAX / 2);
+        let dropped = self.store().count_collectable_blobs(before).await?;
+        progress.begin(Stage { name: "unreferenced", items: Some(dropped), bytes: None });
         loop {
             let batch = self.store().collectable_blobs(before, BATCH).await?;
             if batch.is_empty() {
@@ -52,23 +66,36 @@ impl Cells {
             self.blobs().delete(batch.clone()).await?;
             self.store().forget_garbage(&batch, before).await?;
             collected.dropped += batch.len();
+            progress.advance(batch.len() as u64, 0);
         }
         // Records of blobs that a copy still refers to are dropped too.
         self.store().forget_garbage(&[], before).await?;
+        progress.end();
         let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        progress.begin(Stage { name: "listed", items: None, bytes: None });
         let candidates = self.blobs().old_blobs(cutoff).await?;
+        progress.advance(candidates.len() as u64, 0);
+        progress.end();
+        progress.begin(Stage { name: "checked", items: Some(candidates.len() as u64), bytes: None });
         let mut orphans = Vec::new();
-        for chunk in candidates.chunks(usize::try_from(BATCH).unwrap_or(500)) {
+        for chunk in candidates.chunks(batch_len) {
             orphans.extend(self.store().unreferenced(chunk).await?);
+            progress.advance(chunk.len() as u64, 0);
         }
+        progress.end();
         if !orphans.is_empty() && self.blobs().is_bucket() {
+            progress.begin(Stage { name: "settling", items: None, bytes: None });
             tokio::time::sleep(SETTLE.min(grace)).await;
+            progress.end();
         }
-        for chunk in orphans.chunks(usize::try_from(BATCH).unwrap_or(500)) {
+        progress.begin(Stage { name: "orphans", items: Some(orphans.len() as u64), bytes: None });
+        for chunk in orphans.chunks(batch_len) {
             let free = self.store().unreferenced(chunk).await?;
             collected.orphans += free.len();
             self.blobs().delete(free).await?;
+            progress.advance(chunk.len() as u64, 0);
         }
+        progress.end();
         if collected != Collected::default() {
             tracing::info!(dropped = collected.dropped, orphans = collected.orphans, "collected unreferenced blobs");
         }

@@ -13,6 +13,8 @@
 //! - [`dav`]: WebDAV dead properties and locks, kept in the database.
 //! - [`users`] and [`workspaces`]: administration, behind an [`Admin`] capability.
 //! - [`sftp`]: the SFTP host key, and uploads that keep part of the file they replace.
+//! - [`migrate`]: moving an install to other engines; [`progress`]: how it and the blob
+//!   collector tell how far they got.
 
 pub mod access;
 pub mod auth;
@@ -25,6 +27,7 @@ mod limiter;
 pub mod migrate;
 pub mod passwords;
 mod principal;
+pub mod progress;
 pub mod secrets;
 pub mod sessions;
 pub mod sftp;
