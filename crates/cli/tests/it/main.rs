@@ -30,6 +30,7 @@
 //!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
 //! - `console`: the web console's headers, and two scenarios in Chromium (playwright-core).
 //! - `cluster`: two nodes over PostgreSQL and s3s-fs (`migrate_store`: SQLite to them).
+//! - `progress`: `migrate-store` of 10,000 files and `blobs collect` tell how far they got.
 //!
 //! `support` holds the `TestServer` helper, `client` the HTTP side of it.
 
@@ -57,6 +58,7 @@ mod memory;
 mod migrate_store;
 mod oauth;
 mod ops;
+mod progress;
 mod replace;
 mod scopes;
 mod sftp;
