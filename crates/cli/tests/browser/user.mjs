@@ -1,10 +1,15 @@
 // Scenario 2 of the console: a standard user makes a folder and uploads a file into it
 // by drag and drop (and one with the file chooser), sees the file's UUID and copies it,
-// renames, moves, downloads and deletes; then, in My tokens, creates a read-only token
-// scoped to the folder; the token reads the file and cannot write.
+// renames, moves, downloads and deletes; uploads a whole folder with the folder picker
+// (one bar for all of it, its subfolders made on the way, every file checked through
+// /io); then, in My tokens, creates a read-only token scoped to the folder; the token
+// reads the file and cannot write.
 //
 // Env: CELLS_URL, CELLS_LOGIN, CELLS_PASSWORD.
 
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { check, clipboard, fail, gone, http, need, see, signIn, start, url } from './lib.mjs';
 
 const login = need('CELLS_LOGIN');
@@ -98,6 +103,59 @@ try {
   await page.locator('dialog').getByRole('button', { name: 'Delete' }).click();
   await see(page, 'Deleted scratch');
   await gone(page.locator('tr', { hasText: 'scratch' }), 'the deleted folder is gone from the listing');
+
+  // A folder with subfolders, with the folder picker: one bar for the whole folder.
+  const tree = mkdtempSync(join(tmpdir(), 'cells-folder-'));
+  const top = 'Holiday ü #3';
+  const sent = new Map(); // path inside the top folder -> content
+  for (let i = 0; i < 12; i += 1) {
+    const where = ['', 'sub dir/', 'sub dir/deeper 100%/'][i % 3];
+    sent.set(`${where}file ${i} #ü.txt`, Buffer.from(`file ${i}\n`.repeat(1 + i * 3000)));
+  }
+  for (const [relative, bytes] of sent) {
+    const file = join(tree, top, relative);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, bytes);
+  }
+  const total = [...sent.values()].reduce((sum, bytes) => sum + bytes.length, 0);
+  await page.getByRole('navigation', { name: 'Breadcrumbs' }).getByRole('link', { name: 'personal-files' }).click();
+  await page.getByRole('heading', { name: 'personal-files' }).waitFor();
+  // Every state the folder's line goes through, as the page writes it.
+  await page.evaluate(() => {
+    window.folderStates = [];
+    new MutationObserver(() => {
+      const line = [...document.querySelectorAll('.uploads li')].pop();
+      if (line) window.folderStates.push(line.lastElementChild.textContent);
+    }).observe(document.querySelector('.uploads'), { subtree: true, childList: true, characterData: true });
+  });
+  await page.locator('#folder-input').setInputFiles(join(tree, top));
+  const folderLine = page.locator('.uploads li', { hasText: `${top}/` });
+  await see(folderLine, `done: ${sent.size} of ${sent.size} files`);
+  rmSync(tree, { recursive: true, force: true });
+  check(await page.locator('.uploads li').count() === 1, 'one line for the whole folder, none per file');
+  const bar = await folderLine.locator('progress').evaluate((el) => ({ value: el.value, max: el.max }));
+  check(bar.max === total && bar.value === total, `the folder's bar reached its total of ${total} bytes: ${JSON.stringify(bar)}`);
+  const counts = (await page.evaluate(() => window.folderStates))
+    .map((text) => /^(?:done: )?(\d+) of (\d+) files/.exec(text))
+    .filter(Boolean)
+    .map((m) => [Number(m[1]), Number(m[2])]);
+  check(counts.every(([, of]) => of === sent.size) && counts.every(([n], i) => i === 0 || n >= counts[i - 1][0]), `files done of ${sent.size}, never going back: ${counts.map(([n]) => n).join(' ')}`);
+  check(new Set(counts.map(([n]) => n)).size >= 4 && counts[0][0] === 0, 'the count moved up file by file from 0');
+  await page.locator('tr', { hasText: `${top}/` }).waitFor();
+  await see(page, `${top}/ uploaded to /personal-files: ${sent.size} files.`);
+  await shot('files-folder-uploaded');
+  const access = await page.evaluate(() => JSON.parse(sessionStorage.getItem('cells.session')).access);
+  let arrived = 0;
+  for (const [relative, bytes] of sent) {
+    const got = await http('GET', url('/io/', `/personal-files/${top}/${relative}`), { token: access });
+    if (got.status !== 200 || got.text !== bytes.toString('utf8')) fail(`${relative}: ${got.status}, ${got.text.length} bytes of ${bytes.length}`);
+    arrived += 1;
+  }
+  check(arrived === sent.size, `every file of the folder arrived with its content (${arrived} files)`);
+  const deeper = await http('GET', `${url('/a/tree/', `/personal-files/${top}/sub dir/deeper 100%`)}?children=true`, { token: access });
+  const names = JSON.parse(deeper.text).Children.map((c) => c.Path.split('/').pop()).sort();
+  const wanted = [...sent.keys()].filter((k) => k.startsWith('sub dir/deeper 100%/')).map((k) => k.split('/').pop()).sort();
+  check(JSON.stringify(names) === JSON.stringify(wanted), `the subfolders were made, and hold their files only: ${names.join(', ')}`);
 
   // My tokens: a read-only token scoped to the folder.
   await page.getByRole('link', { name: 'My tokens' }).click();

@@ -1,8 +1,9 @@
 // The Files page: workspaces, folders with breadcrumbs, upload (file chooser or drag
-// and drop, with a progress bar per file), download, new folder, rename, move, delete,
-// and each node's UUID with a copy button (the value a token scope names).
+// and drop, with a progress bar per file; a whole folder, chosen or dropped, with one
+// bar for all of it), download, new folder, rename, move, delete, and each node's UUID
+// with a copy button (the value a token scope names).
 
-import { call, request, treeUrl, upload } from './api.js';
+import { ApiError, call, request, treeUrl, upload } from './api.js';
 import { go } from './nav.js';
 import { pickNode } from './picker.js';
 import { baseName, isFolder, join, listFolder, PAGE, parentOf, workspaces } from './tree.js';
@@ -18,6 +19,57 @@ export function filesHash(path) {
 
 function uuidCell(node) {
   return h('span', { class: 'uuid' }, h('code', { text: node.Uuid }), copyButton(node.Uuid, `UUID of ${baseName(node.Path)}`));
+}
+
+/** Files of a folder upload sent at once: enough to hide each one's round trips. */
+const UPLOADS_AT_ONCE = 4;
+
+/**
+ * What dropped entries hold: `{files: [{file, relative}], folders: [relative]}`, with
+ * paths relative to the drop (`photos/2026/a.jpg`), empty folders included.
+ */
+async function readEntries(entries) {
+  const files = [];
+  const folders = [];
+  const walk = async (entry) => {
+    const relative = entry.fullPath.replace(/^\/+/, '');
+    if (entry.isFile) {
+      files.push({ file: await new Promise((resolve, reject) => entry.file(resolve, reject)), relative });
+      return;
+    }
+    folders.push(relative);
+    const reader = entry.createReader();
+    // A folder is read in batches (100 entries in Chromium) until an empty one.
+    for (;;) {
+      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (batch.length === 0) return;
+      for (const child of batch) await walk(child);
+    }
+  };
+  for (const entry of entries) await walk(entry);
+  return { files, folders };
+}
+
+/** Makes the folder at `path`, unless a folder is there already. */
+async function ensureFolder(path) {
+  try {
+    await call('POST', '/a/tree/create', { Path: path, Type: 'COLLECTION' });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 409)) throw err;
+    const node = await call('GET', treeUrl('/a/tree/', path));
+    if (!isFolder(node)) throw new ApiError(409, 'Conflict', `${path} is a file, not a folder`);
+  }
+}
+
+/** Every folder that `files` (relative paths) and `folders` need, parents first. */
+function foldersFor(files, folders) {
+  const needed = new Set(folders);
+  for (const { relative } of files) {
+    const parts = relative.split('/').slice(0, -1);
+    parts.forEach((_, i) => needed.add(parts.slice(0, i + 1).join('/')));
+  }
+  const depth = (folder) => folder.split('/').length;
+  return [...needed].sort((a, b) => depth(a) - depth(b) || a.localeCompare(b));
 }
 
 export async function renderFiles(view, segments) {
@@ -71,6 +123,12 @@ async function renderFolder(view, path) {
     sendFiles([...chooser.files]);
     chooser.value = '';
   });
+  const folderChooser = h('input', { type: 'file', webkitdirectory: true, multiple: true, hidden: true, id: 'folder-input', 'aria-label': 'Folder to upload' });
+  folderChooser.addEventListener('change', () => {
+    const files = [...folderChooser.files].map((file) => ({ file, relative: file.webkitRelativePath || file.name }));
+    folderChooser.value = '';
+    if (files.length) sendFolder({ files, folders: [] });
+  });
 
   const sendFiles = async (files) => {
     let done = 0;
@@ -96,6 +154,63 @@ async function renderFolder(view, path) {
       await refreshListing();
       showInfo(`${done} file${done === 1 ? '' : 's'} uploaded to ${path}.`);
     }
+  };
+
+  // A folder (or several, with files beside them): its subfolders are made first, then
+  // its files go a few at a time, under one bar for all their bytes.
+  const sendFolder = async ({ files, folders }) => {
+    const tops = new Set([...folders, ...files.map((f) => f.relative)].map((p) => p.split('/')[0]));
+    const label = tops.size === 1 ? `${[...tops][0]}/` : `${tops.size} items`;
+    const total = files.reduce((sum, f) => sum + f.file.size, 0);
+    const bar = h('progress', { max: String(Math.max(total, 1)), value: '0', 'aria-label': `Upload of ${label}` });
+    const state = h('span', { class: 'small muted', text: 'making folders' });
+    uploads.append(h('li', {}, h('span', { text: label }), bar, state));
+    let done = 0;
+    let doneBytes = 0;
+    const sending = new Map(); // relative path -> bytes sent so far
+    const failed = [];
+    const show = () => {
+      const sent = doneBytes + [...sending.values()].reduce((sum, n) => sum + n, 0);
+      bar.value = sent;
+      state.textContent = `${done} of ${files.length} files, ${size(sent)} of ${size(total)}`;
+    };
+    try {
+      for (const folder of foldersFor(files, folders)) await ensureFolder(join(path, folder));
+    } catch (err) {
+      state.textContent = `failed: ${err.detail || err}`;
+      showError(err);
+      return;
+    }
+    show();
+    const queue = [...files];
+    const sendNext = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const { file, relative } = next;
+        sending.set(relative, 0);
+        try {
+          await upload(join(path, relative), file, (fraction) => {
+            sending.set(relative, fraction * file.size);
+            show();
+          });
+          done += 1;
+          doneBytes += file.size;
+        } catch (err) {
+          failed.push(relative);
+          if (failed.length === 1) showError(err);
+        }
+        sending.delete(relative);
+        show();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(UPLOADS_AT_ONCE, files.length) }, sendNext));
+    if (failed.length) {
+      state.textContent = `${done} of ${files.length} files; failed: ${failed.join(', ')}`;
+    } else {
+      bar.value = Math.max(total, 1);
+      state.textContent = `done: ${done} of ${files.length} files, ${size(total)}`;
+    }
+    await refreshListing();
+    if (!failed.length) showInfo(`${label} uploaded to ${path}: ${done} file${done === 1 ? '' : 's'}.`);
   };
 
   const refreshListing = async () => {
@@ -184,7 +299,7 @@ async function renderFolder(view, path) {
     if (children.length === 0) {
       clear(body, h('div', { class: 'empty' },
         h('p', { text: 'This folder is empty.' }),
-        h('p', { class: 'muted', text: 'Drop files here, or use Upload files or New folder above.' })));
+        h('p', { class: 'muted', text: 'Drop files or folders here, or use Upload files, Upload folder or New folder above.' })));
       return;
     }
     const rows = children.map((node) => {
@@ -213,7 +328,7 @@ async function renderFolder(view, path) {
     clear(body, table(['Name', 'Size', 'Modified', 'UUID', ''], rows, `Contents of ${path}`), more);
   }
 
-  const zone = h('section', { class: 'drop', 'aria-label': 'Folder contents' }, body, h('p', { class: 'drop-hint', text: 'Drag and drop files here to upload them.' }));
+  const zone = h('section', { class: 'drop', 'aria-label': 'Folder contents' }, body, h('p', { class: 'drop-hint', text: 'Drag and drop files or folders here to upload them.' }));
   let depth = 0;
   zone.addEventListener('dragenter', (e) => { e.preventDefault(); depth += 1; zone.classList.add('over'); });
   zone.addEventListener('dragover', (e) => { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; });
@@ -222,6 +337,13 @@ async function renderFolder(view, path) {
     e.preventDefault();
     depth = 0;
     zone.classList.remove('over');
+    // The entries are taken now: a drop's data is gone once its handler returns.
+    const items = [...(e.dataTransfer ? e.dataTransfer.items : [])];
+    const entries = items.map((item) => (item.webkitGetAsEntry ? item.webkitGetAsEntry() : null)).filter(Boolean);
+    if (entries.some((entry) => entry.isDirectory)) {
+      readEntries(entries).then(sendFolder, showError);
+      return;
+    }
     const files = [...(e.dataTransfer ? e.dataTransfer.files : [])];
     if (files.length) sendFiles(files);
   });
@@ -234,6 +356,8 @@ async function renderFolder(view, path) {
     h('div', { class: 'toolbar' },
       h('button', { type: 'button', class: 'primary', text: 'Upload files', onclick: () => chooser.click() }),
       chooser,
+      h('button', { type: 'button', text: 'Upload folder', onclick: () => folderChooser.click() }),
+      folderChooser,
       h('button', { type: 'button', text: 'New folder', onclick: newFolder }),
       h('span', { class: 'grow' }),
       isWorkspace ? null : h('a', { class: 'button', href: filesHash(parentOf(path)), text: 'Up one level' })),
