@@ -163,8 +163,14 @@ pub async fn serve_root(State(state): State<AppState>, request: Request) -> Resp
             };
             answer.await.unwrap_or_else(IntoResponse::into_response)
         }
+        // Not WebDAV: the REST API's answer to a method a route does not take.
         _ => {
-            let mut response = DavError::MethodNotAllowed.into_response();
+            let refusal = crate::error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "this route does not take that method",
+            );
+            let mut response = refusal.into_response();
             response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS, PROPFIND"));
             response
         }
