@@ -6,7 +6,8 @@
 //! A collection goes through stages, each told to a [`Progress`] (the CLI shows them):
 //! `unreferenced` (blobs recorded as dropped, removed in batches), `listed` (the blob
 //! store's scan), `checked` (what the scan found, against the database), `settling` (a
-//! bucket only: the second look's pause) and `orphans` (blobs no node ever referred to).
+//! bucket only: the second look's pause, in seconds) and `orphans` (blobs no node ever
+//! referred to).
 
 use std::time::{Duration, SystemTime};
 
@@ -83,9 +84,14 @@ impl Cells {
             progress.advance(chunk.len() as u64, 0);
         }
         progress.end();
-        if !orphans.is_empty() && self.blobs().is_bucket() {
-            progress.begin(Stage { name: "settling", items: None, bytes: None });
-            tokio::time::sleep(SETTLE.min(grace)).await;
+        let pause = SETTLE.min(grace).as_secs();
+        if !orphans.is_empty() && self.blobs().is_bucket() && pause > 0 {
+            // Counted in seconds: something to watch move for half a minute.
+            progress.begin(Stage { name: "settling", items: Some(pause), bytes: None });
+            for _ in 0..pause {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                progress.advance(1, 0);
+            }
             progress.end();
         }
         progress.begin(Stage { name: "orphans", items: Some(orphans.len() as u64), bytes: None });

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use cells_testkit::{BUCKET, PgSchema, S3Server};
 use futures_util::StreamExt;
 
-use crate::support::{Session, TestServer, cli_ok, files_under, on_postgres};
+use crate::support::{NodeStore, Session, TestServer, cli_ok, files_under, on_postgres};
 
 /// Uploads `count` small files, each of its own content, 8 at a time, into `folders`
 /// folders under `root`; returns the bytes uploaded.
@@ -161,6 +161,29 @@ async fn a_blob_collection_shows_its_progress_and_ends_with_the_count() {
     for stage in ["unreferenced", "checked", "orphans"] {
         assert_eq!(stage_lines(&stderr, "blobs collect", stage), (vec![(0, 0), (0, 0)], true), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn on_a_bucket_the_collectors_pause_is_counted_in_seconds() {
+    let schema = PgSchema::create().await;
+    let s3 = S3Server::start();
+    let env = s3.env();
+    let store = NodeStore { database_url: schema.url(), storage_url: &s3.storage_url(), env: &env, key_file: None };
+    let server = TestServer::start_node(&store);
+    // Orphans written two hours ago: past the grace, so the second look waits for it.
+    let shard = s3.root().join(BUCKET).join("blobs").join("ab");
+    std::fs::create_dir_all(&shard).unwrap();
+    for i in 0..3 {
+        let orphan = shard.join(format!("ab{i:06x}-0000-4000-8000-{i:012x}"));
+        std::fs::write(&orphan, "orphan").unwrap();
+        let touched = std::process::Command::new("touch").args(["-d", "2 hours ago"]).arg(&orphan).status().unwrap();
+        assert!(touched.success());
+    }
+    let output = server.cli(&["blobs", "collect", "--grace-secs", "3"], None);
+    assert_eq!(cli_ok(&output), "Removed 0 unreferenced blobs and 3 orphans\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_progressed(&stderr, "blobs collect", "settling", 3, 2);
+    assert_progressed(&stderr, "blobs collect", "orphans", 3, 0);
 }
 
 #[tokio::test]
