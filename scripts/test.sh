@@ -29,6 +29,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 #   chromium, node  the web console in a real browser (playwright-core drives it)
 #   psql            the tree checks of the concurrency tests, on PostgreSQL
 #   cadaver, davfs2 desktop WebDAV clients (crates/cli/tests/it/dav_desktop.rs)
+#   gio, gvfsd-dav  GNOME Files' WebDAV backend, in a private session bus (dbus)
 declare -A package=(
   [curl]=curl [sqlite3]=sqlite3 [litmus]=litmus [rclone]=rclone
   [sftp]=openssh-client [sshpass]=sshpass [node]=nodejs [npm]=npm [psql]=postgresql-client
@@ -39,10 +40,20 @@ for tool in "${!package[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
+# gvfs without what it recommends (volume monitors, FUSE bridge, samba): only the daemons.
+bare=()
+command -v dbus-run-session >/dev/null 2>&1 || bare+=(dbus)
+command -v gio >/dev/null 2>&1 || bare+=(libglib2.0-bin)
+[ -x /usr/libexec/gvfsd-dav ] || bare+=(gvfs-daemons gvfs-backends)
+if [ ${#missing[@]} -gt 0 ] || [ ${#bare[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]} ${bare[*]}"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  if [ ${#missing[@]} -gt 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  fi
+  if [ ${#bare[@]} -gt 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${bare[@]}"
+  fi
 fi
 # playwright-core from npm (it downloads no browser: the tests use Debian's Chromium).
 if [ ! -d crates/cli/tests/browser/node_modules/playwright-core ]; then

@@ -305,3 +305,55 @@ async fn davfs2_mounts_with_a_token_and_writes_through() {
         assert!(read.is_err(), "a revoked token read through the mount: {read:?}");
     }
 }
+
+/// GNOME Files' WebDAV backend (gvfs), driven with `gio` in a private session bus: the
+/// script's output, and whether it succeeded. The password is typed at gio's prompt.
+fn gvfs(server: &TestServer, dir: &std::path::Path, password: &str, steps: &str) -> (bool, String) {
+    let base = format!("dav://127.0.0.1:{}/dav/personal-files", server.port());
+    let script = format!(
+        "set -e\n/usr/libexec/gvfsd &\nsleep 1\nprintf 'alice\\n%s\\n' \"$CELLS_PASSWORD\" | timeout 30 gio mount {base}/\n\
+         {}\ntimeout 20 gio mount -u {base}/\n",
+        steps.replace("DAV", &base)
+    );
+    std::fs::write(dir.join("gvfs.sh"), script).unwrap();
+    let output = std::process::Command::new("timeout")
+        .args(["120", "dbus-run-session", "--", "bash"])
+        .arg(dir.join("gvfs.sh"))
+        .current_dir(dir)
+        .env("CELLS_PASSWORD", password)
+        .output()
+        .expect("dbus-run-session (Debian package dbus; scripts/test.sh installs it)");
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), said)
+}
+
+#[tokio::test]
+async fn gnome_files_backend_gvfs_works_with_a_token() {
+    let server = TestServer::start();
+    let (alice, token) = alice(&server).await;
+    alice.upload("/personal-files/before.txt", "made over REST").await.expect(201);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("local.txt"), "copied by gio\n").unwrap();
+    let (ok, said) = gvfs(
+        &server,
+        dir.path(),
+        &token,
+        // (URIs: `#` and the rest percent-encoded, as GNOME Files sends them.)
+        "timeout 20 gio mkdir DAV/from%20gio%20%231\ntimeout 20 gio copy local.txt DAV/from%20gio%20%231/notes%20%C3%BC.txt\n\
+         timeout 20 gio list DAV/from%20gio%20%231\ntimeout 20 gio cat DAV/before.txt\n\
+         timeout 20 gio move DAV/before.txt DAV/renamed.txt\ntimeout 20 gio remove DAV/from%20gio%20%231/notes%20%C3%BC.txt\n\
+         timeout 20 gio copy local.txt DAV/from%20gio%20%231/kept.txt",
+    );
+    assert!(ok, "gio failed:\n{said}");
+    assert!(said.contains("notes ü.txt") && said.contains("made over REST"), "{said}");
+    assert!(!said.contains(&token), "gio does not echo the token");
+    let mut names = alice.names("/personal-files").await;
+    names.sort();
+    assert_eq!(names, ["from gio #1", "renamed.txt"]);
+    assert_eq!(alice.names("/personal-files/from gio #1").await, ["kept.txt"]);
+    let kept = alice.download("/personal-files/from gio #1/kept.txt").await.expect(200);
+    assert_eq!(kept.text(), "copied by gio\n");
+    // Control: a wrong password mounts nothing.
+    let (ok, said) = gvfs(&server, dir.path(), "not-the-token", "timeout 20 gio list DAV/");
+    assert!(!ok, "a wrong password mounted:\n{said}");
+}
