@@ -109,6 +109,9 @@ enum UserCommand {
     },
     /// Create a personal access token for a user.
     Token(crate::tokens::CreateTokenArgs),
+    /// Register, list and revoke a user's SSH public keys (SFTP logins).
+    #[command(subcommand)]
+    Key(crate::keys::KeyCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -292,6 +295,7 @@ async fn user(cells: &Cells, admin: Admin, command: UserCommand) -> anyhow::Resu
         UserCommand::Lock { login } => set_locked(cells, admin, &login, true).await,
         UserCommand::Unlock { login } => set_locked(cells, admin, &login, false).await,
         UserCommand::Token(args) => crate::tokens::create(cells, admin, args).await,
+        UserCommand::Key(command) => crate::keys::run(cells, admin, command).await,
     })
 }
 

@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod keys;
 mod logging;
 mod progress;
 mod start;

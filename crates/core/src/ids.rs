@@ -70,6 +70,10 @@ id_type!(
     TokenId
 );
 id_type!(
+    /// A registered SSH public key (a credential shaped like a token).
+    KeyId
+);
+id_type!(
     /// A content blob in the blob store. A new blob is written for every upload.
     BlobId
 );

@@ -16,7 +16,7 @@ pub mod expiry;
 pub mod scope;
 pub mod token;
 
-pub use ids::{BlobId, NodeId, TokenId, UserId, WorkspaceId};
+pub use ids::{BlobId, KeyId, NodeId, TokenId, UserId, WorkspaceId};
 pub use path::{NodeKind, PathError, TreePath};
 pub use rights::Rights;
 pub use user::{Login, LoginError, Profile};

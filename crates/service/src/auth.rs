@@ -1,6 +1,7 @@
 //! Authentication: the one entry point [`Cells::authenticate`] for every surface, and
 //! Basic `login:password`. Login sessions (OAuth2 grants, login access tokens, logout)
-//! are in [`crate::sessions`]; personal access tokens in [`crate::tokens`].
+//! are in [`crate::sessions`]; personal access tokens in [`crate::tokens`]; SSH keys in
+//! [`crate::ssh_keys`].
 //!
 //! A verified Basic password is remembered for `PASSWORD_TTL` (60 s) under an HMAC of
 //! login and password with a key that never leaves this process, so argon2 runs once,
@@ -65,6 +66,9 @@ pub enum Credential {
     /// A login and a password, which may be a personal access token (Basic auth, SFTP):
     /// a password in the exact token format (prefix, length, checksum) is taken as one.
     Basic { login: String, password: SecretString },
+    /// An SSH public key whose possession the SSH layer verified (the client signed
+    /// with it), and the login it was given for: a registered key of that login.
+    PublicKey { login: String, key: Box<ssh_key::PublicKey> },
 }
 
 impl Cells {
@@ -93,6 +97,7 @@ impl Cells {
                 }
             }
             Credential::Bearer(token) => self.authenticate_access_token(&token).await,
+            Credential::PublicKey { login, key } => self.authenticate_key(&login, &key, usage, cached_only).await,
             Credential::Basic { login, password } => match cells_core::token::parse(password.expose_secret()) {
                 Ok(secret) => self.authenticate_pat(&secret, Some(&login), usage, cached_only).await,
                 Err(_) => match self.cached_password(&login, &password).await {

@@ -178,16 +178,25 @@ impl PasswordGates {
     }
 }
 
-/// Hashes of tokens found valid by this process, kept across clears (bounded by count:
-/// each entry is 32 bytes): a hint that lets a throttled address still use a token it
-/// was using, without letting it make the server read the database for guesses.
-#[derive(Default)]
-pub(crate) struct TokensInUse(std::sync::Mutex<std::collections::HashSet<PatHash>>);
+/// Credentials found valid by this process (hashes of tokens, digests of SSH keys), kept
+/// across clears (bounded by count: each entry is 32 bytes): a hint that lets a
+/// throttled address still use a credential it was using, without letting it make the
+/// server read the database for guesses.
+pub(crate) struct InUse<K>(std::sync::Mutex<std::collections::HashSet<K>>);
 
-impl TokensInUse {
+/// Tokens found valid here, by hash.
+pub(crate) type TokensInUse = InUse<PatHash>;
+
+impl<K> Default for InUse<K> {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(std::collections::HashSet::new()))
+    }
+}
+
+impl<K: Eq + Hash> InUse<K> {
     const MAX: usize = 100_000;
 
-    pub(crate) fn insert(&self, hash: PatHash) {
+    pub(crate) fn insert(&self, hash: K) {
         if let Ok(mut set) = self.0.lock() {
             if set.len() >= Self::MAX {
                 set.clear();
@@ -196,7 +205,7 @@ impl TokensInUse {
         }
     }
 
-    pub(crate) fn contains(&self, hash: &PatHash) -> bool {
+    pub(crate) fn contains(&self, hash: &K) -> bool {
         self.0.lock().is_ok_and(|set| set.contains(hash))
     }
 }
@@ -219,6 +228,10 @@ pub(crate) struct Caches {
     /// is never kept. The value is the user and when the entry was made.
     pub(crate) passwords: Cache<[u8; 32], (UserId, Instant)>,
     pub(crate) tokens_in_use: TokensInUse,
+    /// Registered SSH keys verified here, keyed by the SHA-256 of the key.
+    pub(crate) ssh_keys: Cache<[u8; 32], Arc<crate::tokens::LiveKey>>,
+    /// SSH keys found valid here, kept across clears as [`TokensInUse`].
+    pub(crate) keys_in_use: InUse<[u8; 32]>,
     pub(crate) password_gates: PasswordGates,
     /// Moves on every clear of what authentication depends on (users, tokens, logins).
     epoch: std::sync::atomic::AtomicU64,
@@ -239,6 +252,8 @@ impl Caches {
             access_tokens: Cache::new(),
             passwords: Cache::new(),
             tokens_in_use: TokensInUse::default(),
+            ssh_keys: Cache::new(),
+            keys_in_use: InUse::default(),
             password_gates: PasswordGates::default(),
             epoch: std::sync::atomic::AtomicU64::new(0),
             counter: std::sync::atomic::AtomicI64::new(counter),
@@ -259,6 +274,7 @@ impl Caches {
         self.grants.clear();
         self.tree_changed();
         self.tokens.clear();
+        self.ssh_keys.clear();
         self.access_tokens.clear();
         self.passwords.clear();
     }

@@ -6,7 +6,8 @@
 //! - [`auth`]: the one entry point [`Cells::authenticate`] for every surface, Basic
 //!   passwords, throttling of failures; [`sessions`]: logins (OAuth2 grants, access and
 //!   refresh tokens, logout) and [`Cells::check_current`] for streams in flight.
-//! - [`tokens`]: personal access tokens: creation, listing, revocation, validation.
+//! - [`tokens`]: personal access tokens: creation, listing, revocation, validation;
+//!   [`ssh_keys`]: SSH public keys, credentials shaped like tokens, for SFTP.
 //! - [`access`]: what a principal may do where (the rules, in one place), with the
 //!   narrowing of token scopes.
 //! - [`tree`] and [`content`]: the namespace and file content, checked by `access`.
@@ -31,6 +32,7 @@ pub mod progress;
 pub mod secrets;
 pub mod sessions;
 pub mod sftp;
+pub mod ssh_keys;
 pub mod tokens;
 pub mod tree;
 mod upkeep;
@@ -44,11 +46,12 @@ use cells_store::{Blobs, Store};
 
 pub use caches::POLL_INTERVAL;
 pub use cells_store::{BlobReader, Dialect, Grant, NodeRecord, UserRecord, WorkspaceKind, WorkspaceRecord};
-pub use cells_store::{TokenRecord, TokenType};
+pub use cells_store::{KeyRecord, TokenRecord, TokenType};
 pub use collector::{Collected, GRACE as BLOB_GRACE};
 pub use content::{ReadRange, Upload};
 pub use error::{Result, ServiceError};
 pub use principal::{Admin, Principal, Via};
+pub use ssh_keys::KeySpec;
 pub use tokens::{TokenSpec, Usage};
 pub use tree::{Existing, NodeView};
 

@@ -7,7 +7,7 @@ use cells_core::scope::Scope;
 use cells_core::token::PatHash;
 use cells_core::{Login, Profile, TokenId, UserId};
 
-use crate::tokens::LiveToken;
+use crate::tokens::{LiveKey, LiveToken};
 use crate::{Result, ServiceError};
 
 /// The surface a request came through; recorded as a token's `LastUsedVia`.
@@ -59,6 +59,9 @@ pub(crate) enum Proof {
     Access { session_gen: i64, family: Arc<str>, key: [u8; 32] },
     /// A personal access token: good while not revoked and not expired.
     Pat { hash: PatHash, live: Arc<LiveToken> },
+    /// A registered SSH key: good while not revoked and not expired, as a token.
+    /// `digest` is the SHA-256 of the key, as the cache knows it.
+    Key { digest: [u8; 32], live: Arc<LiveKey> },
 }
 
 impl std::fmt::Debug for Proof {
@@ -67,6 +70,7 @@ impl std::fmt::Debug for Proof {
             Self::Password { .. } => "Password(***)",
             Self::Access { .. } => "Access(***)",
             Self::Pat { .. } => "Pat(***)",
+            Self::Key { .. } => "Key(***)",
         })
     }
 }

@@ -255,7 +255,7 @@ impl Cells {
     }
 
     /// Whether the credentials a principal was authenticated with still hold: `Ok` until
-    /// its personal access token is revoked or expires, its login ends (logout, password
+    /// its personal access token or SSH key is revoked or expires, its login ends (logout, password
     /// change, a stolen refresh token), or its user is locked or deleted. Streams and
     /// sessions in flight call it as they go (every front end: `/io`, WebDAV, SFTP) and
     /// stop at the first error.
@@ -268,9 +268,12 @@ impl Cells {
     /// [`ServiceError::Unauthenticated`] once the credentials have ended.
     pub async fn check_current(&self, principal: &Principal) -> Result<()> {
         let now = cells_core::now();
-        if let Proof::Pat { live, .. } = &principal.proof
-            && is_expired(now, live.expires_at())
-        {
+        let expires_at = match &principal.proof {
+            Proof::Pat { live, .. } => Some(live.expires_at()),
+            Proof::Key { live, .. } => Some(live.expires_at()),
+            Proof::Password { .. } | Proof::Access { .. } => None,
+        };
+        if expires_at.is_some_and(|at| is_expired(now, at)) {
             return Err(ServiceError::Unauthenticated);
         }
         if self.caches().epoch() == principal.epoch {
@@ -301,6 +304,12 @@ impl Cells {
                 Some(live) if is_expired(now, live.expires_at()) => Err(ended("token expired")),
                 Some(_) => Ok(()),
                 None => Err(ended("token deleted")),
+            },
+            Proof::Key { digest, live } => match self.live_key(*digest, &live.record.fingerprint).await? {
+                Some(live) if live.record.revoked_at.is_some() => Err(ended("SSH key revoked")),
+                Some(live) if is_expired(now, live.expires_at()) => Err(ended("SSH key expired")),
+                Some(_) => Ok(()),
+                None => Err(ended("SSH key deleted")),
             },
         }
     }

@@ -120,6 +120,7 @@ impl Cells {
             tracing::warn!(error = %err, "cannot prune refresh tokens");
         }
         self.prune_tokens().await;
+        self.prune_keys().await;
         if let Err(err) = self.collect_blobs(collector::GRACE).await {
             tracing::warn!(error = %err, "cannot collect unreferenced blobs");
         }

@@ -1,7 +1,7 @@
-//! The SFTP front end of cells: SSH (russh) with a login and a personal access token (or
-//! password) as credentials, and SFTP version 3 as OpenSSH speaks it, over the same
-//! access service as REST and WebDAV. `/` lists the workspaces; below them, the same
-//! paths as everywhere.
+//! The SFTP front end of cells: SSH (russh) with a login and a personal access token
+//! (or password, or a registered SSH key) as credentials, and SFTP version 3 as OpenSSH
+//! speaks it, over the same access service as REST and WebDAV. `/` lists the
+//! workspaces; below them, the same paths as everywhere.
 //!
 //! - [`ssh`]: one connection: authentication, channels, the SFTP subsystem.
 //! - [`admission`]: how many connections: not yet logged in, per address and in all;

@@ -5,10 +5,13 @@
 //! then a seat among its user's connections ([`crate::admission`]); a user who already
 //! holds all theirs is told so and disconnected. Its channels share one [`Budget`].
 //!
-//! The username is the login; the password is a personal access token of that login or
-//! the user's password, through `password` or `keyboard-interactive` (some clients
-//! offer only the latter for passwords). Only those two methods are advertised: a
-//! client that tries a public key first would wait out a rejection delay for nothing.
+//! The username is the login; the credential is a personal access token of that login
+//! or the user's password, through `password` or `keyboard-interactive` (some clients
+//! offer only the latter for passwords), or an SSH key registered for that login
+//! (`publickey`). A key offered is first asked about ([`Cells::ssh_key_offered`]: would
+//! it be accepted?), so that a client with several keys signs only with the right one;
+//! once russh verified the signature, the key goes through [`Cells::authenticate`] as
+//! every credential does.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -16,7 +19,7 @@ use std::sync::{Arc, OnceLock};
 
 use cells_service::auth::Credential;
 use cells_service::{Cells, Principal, ServiceError, Usage, Via};
-use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session};
+use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Response, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, Disconnect, MethodKind, MethodSet};
 use secrecy::SecretString;
 
@@ -32,7 +35,13 @@ const PROMPT: &str = "Password or access token: ";
 
 /// The methods advertised and accepted.
 pub fn methods() -> MethodSet {
-    MethodSet::from(&[MethodKind::Password, MethodKind::KeyboardInteractive][..])
+    MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password, MethodKind::KeyboardInteractive][..])
+}
+
+/// `ssh-rsa`: an RSA signature over SHA-1, which OpenSSH refuses since 8.8; an RSA key
+/// logs in with `rsa-sha2-256` or `rsa-sha2-512`.
+fn sha1_rsa(algorithm: &russh::keys::Algorithm) -> bool {
+    matches!(algorithm, russh::keys::Algorithm::Rsa { hash: None })
 }
 
 /// The state of one connection, shared with its revocation watch.
@@ -78,11 +87,16 @@ impl Connection {
 
     async fn login(&mut self, user: &str, password: String) -> Auth {
         let credential = Credential::Basic { login: user.to_owned(), password: SecretString::from(password) };
+        self.authenticate(credential, None).await
+    }
+
+    /// `key` is the fingerprint of the key the client signed with, for the log.
+    async fn authenticate(&mut self, credential: Credential, key: Option<String>) -> Auth {
         let usage = Usage { via: Via::Sftp, ip: self.peer.map(|p| p.ip()) };
         match self.cells.authenticate(credential, usage).await {
             Ok(principal) => match self.admission.seat(principal.user) {
                 Some(seat) => {
-                    tracing::info!(user = %principal.login.as_str(), peer = ?self.peer, "SFTP login");
+                    tracing::info!(user = %principal.login.as_str(), peer = ?self.peer, key = key.as_deref(), "SFTP login");
                     self.seat = Some(seat);
                     self.pending = None;
                     let _ = self.principal.set(principal);
@@ -152,8 +166,22 @@ impl russh::server::Handler for Connection {
         }
     }
 
-    async fn auth_publickey_offered(&mut self, _: &str, _: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        Ok(Auth::reject())
+    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
+        if sha1_rsa(offer.algorithm) {
+            return Ok(Auth::reject());
+        }
+        let ip = self.peer.map(|p| p.ip());
+        let known = self.cells.ssh_key_offered(user, offer.public_key, ip).await;
+        Ok(if known { Auth::Accept } else { Auth::reject() })
+    }
+
+    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+        if sha1_rsa(key.algorithm) {
+            return Ok(Auth::reject());
+        }
+        let fingerprint = key.public_key.fingerprint(russh::keys::HashAlg::Sha256).to_string();
+        let credential = Credential::PublicKey { login: user.to_owned(), key: Box::new(key.public_key.clone()) };
+        Ok(self.authenticate(credential, Some(fingerprint)).await)
     }
 
     async fn channel_open_session(

@@ -44,11 +44,13 @@ const CONSTRAINTS: &[(&str, &str)] = &[
     ("nodes_path_key", "a file or folder with this name"),
     ("tokens_hash_key", "a token with this secret"),
     ("grants_pkey", "a grant for this user"),
+    ("ssh_keys_fingerprint_key", "a registered SSH key with this fingerprint (revoke it first)"),
     ("workspaces.slug", "a workspace with this slug"),
     ("workspaces.owner", "a personal workspace for this user"),
     ("nodes.workspace, nodes.path", "a file or folder with this name"),
     ("tokens.hash", "a token with this secret"),
     ("grants.workspace, grants.user_uuid", "a grant for this user"),
+    ("ssh_keys.fingerprint", "a registered SSH key with this fingerprint (revoke it first)"),
 ];
 
 impl StoreError {

@@ -25,6 +25,7 @@
 //!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote;
 //!   `sftp_revoke`: revocation and locking end open sessions.
 //! - `sftp_limits`: the SFTP server's bounds: out-of-order writes, connections, names.
+//! - `sftp_keys`: SSH keys as credentials: `sftp -i` and rclone, scopes, revocation.
 //! - `hardening_*`: the defects of the adversarial review (issue 6), one test each.
 //! - `concurrency`: racing moves, uploads into moving folders, cancelled copies, racing
 //!   conditional PUTs, revocation mid-stream; each ends with a check of the whole tree.
@@ -63,6 +64,7 @@ mod replace;
 mod scopes;
 mod sftp;
 mod sftp_client;
+mod sftp_keys;
 mod sftp_limits;
 mod sftp_rclone;
 mod sftp_revoke;

@@ -2,6 +2,7 @@
 //! and wrong methods.
 
 pub(crate) mod io;
+mod keys;
 mod oauth;
 mod ops;
 mod tokens;
@@ -27,6 +28,9 @@ pub fn router(state: AppState) -> Router {
         .route("/a/auth/token/document", post(tokens::create_document_token))
         .route("/a/auth/tokens", post(tokens::list_tokens))
         .route("/a/auth/tokens/{TokenId}", delete(tokens::revoke_token))
+        .route("/a/auth/keys", post(keys::register_key))
+        .route("/a/auth/keys/list", post(keys::list_keys))
+        .route("/a/auth/keys/{KeyId}", delete(keys::revoke_key))
         .route("/a/users", get(users::list_users).post(users::create_user))
         .route("/a/users/{login}", get(users::get_user).patch(users::update_user).delete(users::delete_user))
         .route("/a/workspaces", get(workspaces::list_workspaces).post(workspaces::create_workspace))

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Path};
 
 /// A number, or a string holding one (`ExpiresAt` and `AutoRefresh` come both ways).
-fn number_or_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+pub(super) fn number_or_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Either {
@@ -199,6 +199,12 @@ pub struct RevokeAnswer {
     message: String,
 }
 
+impl RevokeAnswer {
+    pub(super) const fn new(message: String) -> Self {
+        Self { success: true, message }
+    }
+}
+
 /// `DELETE /a/auth/tokens/{TokenId}`: by the owner or an admin.
 pub async fn revoke_token(
     State(state): State<AppState>,
@@ -208,5 +214,5 @@ pub async fn revoke_token(
     let id: TokenId = id.parse().map_err(|_| ApiError::bad_request(format!("{id:?} is not a token Uuid")))?;
     let revoked = state.cells.revoke_token(&principal, id).await?;
     let message = if revoked { format!("token {id} revoked") } else { format!("token {id} was already revoked") };
-    Ok(JsonAnswer(RevokeAnswer { success: true, message }))
+    Ok(JsonAnswer(RevokeAnswer::new(message)))
 }

@@ -3,8 +3,10 @@
 //! audit) is in [`live`]. Revocation and user changes bump the database's change
 //! counter, which clears every process's cache (see the `caches` module).
 
+mod keys;
 mod live;
 
+pub(crate) use keys::{LiveKey, digest as key_digest};
 pub(crate) use live::LiveToken;
 
 use std::net::IpAddr;
@@ -44,7 +46,7 @@ pub struct TokenSpec {
 #[derive(Default)]
 pub(crate) struct UsageWrites(AtomicU64);
 
-fn check_label(label: &str) -> Result<()> {
+pub(crate) fn check_label(label: &str) -> Result<()> {
     if label.chars().count() > 128 || label.chars().any(|c| c.is_control() || cells_core::path::is_bidi_control(c)) {
         return Err(ServiceError::BadRequest(
             "a label has at most 128 characters and no control or bidirectional-text control characters".into(),
@@ -136,14 +138,14 @@ impl Cells {
     }
 
     /// Users other than admins make their own tokens only while self-service is on.
-    async fn check_self_service(&self, principal: &Principal) -> Result<()> {
+    pub(crate) async fn check_self_service(&self, principal: &Principal) -> Result<()> {
         if principal.admin().is_err() && !self.self_service_tokens().await? {
             return Err(ServiceError::Forbidden("creating your own tokens is turned off: ask an admin".into()));
         }
         Ok(())
     }
 
-    fn unrestricted(principal: &Principal) -> Result<()> {
+    pub(crate) fn unrestricted(principal: &Principal) -> Result<()> {
         if principal.scopes.is_some() {
             return Err(ServiceError::Forbidden("a token restricted by scopes cannot manage tokens".into()));
         }
@@ -187,7 +189,7 @@ impl Cells {
     }
 
     /// A scope must name an existing node that its owner can reach.
-    async fn check_scope(&self, owner: &UserRecord, scope: &Scope) -> Result<()> {
+    pub(crate) async fn check_scope(&self, owner: &UserRecord, scope: &Scope) -> Result<()> {
         let unknown = || ServiceError::BadRequest(format!("scope {scope}: no such node"));
         let node = self.store().node_by_id(scope.node).await?.ok_or_else(unknown)?;
         let workspace = self.store().workspace_by_id(node.workspace).await?.ok_or_else(unknown)?;
