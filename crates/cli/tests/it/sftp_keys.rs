@@ -1,8 +1,9 @@
 //! SSH keys as credentials shaped like tokens: OpenSSH's `sftp -i` and rclone's
 //! `key_file` log in with a registered key; its scopes narrow what it reaches; a revoked
 //! or expired key, another user's key and an unregistered key are refused (and an open
-//! session with a revoked key is closed); registration refuses duplicates, malformed
-//! keys and bad scopes. Each refusal stands beside the same step succeeding.
+//! session with a revoked key is closed, also from another node); refusals count in the
+//! throttle shared with HTTP; registration refuses duplicates, malformed keys and bad
+//! scopes. Each refusal stands beside the same step succeeding.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -548,4 +549,28 @@ async fn sftp_keys_a_key_registered_on_one_node_logs_in_on_the_other_and_its_rev
     assert!(!logs_in(b, "alice", &doomed, dir.path()), "the key revoked on A logs in on B");
     assert!(!other.exited(), "B's session of the other key ended too");
     other.alive_as(&alice_a, dir.path(), "control-after.txt").await;
+}
+
+#[tokio::test]
+async fn sftp_keys_refused_keys_count_in_the_throttle_of_every_surface_and_keys_in_use_still_pass() {
+    let fx = Fixture::new().await;
+    let (in_use, unused, revoked) = (fx.key("in-use"), fx.key("unused"), fx.key("revoked"));
+    fx.add("alice", &in_use, &["-a", "1h"]).await;
+    fx.add("alice", &unused, &["-a", "1h"]).await;
+    let revoked_id = fx.add("alice", &revoked, &["-a", "1h"]).await;
+    assert!(logs_in(&fx.server, "alice", &in_use, fx.dir()), "the key in use");
+    fx.alice.delete(&format!("/a/auth/keys/{revoked_id}")).await.expect(200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // 29 failures over HTTP, then the revoked key over SFTP: the 30th, in the same count.
+    for i in 0..29 {
+        fx.server.bearer(&format!("cpat_not-a-token-{i}")).get("/a/tree/").await.expect(401);
+    }
+    assert!(!logs_in(&fx.server, "alice", &revoked, fx.dir()), "the revoked key logs in");
+    let reply = fx.server.bearer("cpat_one-more").get("/a/tree/").await;
+    assert_eq!(reply.status, 429, "the SFTP refusal did not count: {}", reply.text());
+
+    // Over the limit: a key never used here is not even looked up; the key in use passes.
+    assert!(!logs_in(&fx.server, "alice", &unused, fx.dir()), "a key not yet in use passes a throttled address");
+    assert!(logs_in(&fx.server, "alice", &in_use, fx.dir()), "the key in use is throttled");
 }
