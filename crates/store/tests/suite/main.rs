@@ -21,6 +21,7 @@ mod dav;
 mod keys;
 mod moves;
 mod nodes;
+mod ssh_keys;
 mod tokens;
 mod users;
 mod workspaces;
@@ -29,6 +30,7 @@ use dav::*;
 use keys::*;
 use moves::*;
 use nodes::*;
+use ssh_keys::*;
 use tokens::*;
 use users::*;
 use workspaces::*;
@@ -219,6 +221,8 @@ store_suite!(
     revoking_bumps_the_change_counter_once,
     usage_never_lowers_the_expiry_and_failures_are_kept,
     pruning_removes_only_long_dead_tokens,
+    ssh_keys_are_unique_while_not_revoked_and_found_by_fingerprint,
+    ssh_key_usage_never_lowers_the_expiry_and_old_keys_are_pruned,
     children_of_lists_every_child_by_name_like_list_children,
     dead_properties_apply_in_order_and_follow_copies,
     locks_conflict_in_the_insert_expire_and_go_with_their_path,
