@@ -43,6 +43,7 @@ const ASSETS: &[Asset] = &[
     asset!("js/api.js", JS),
     asset!("js/app.js", JS),
     asset!("js/files.js", JS),
+    asset!("js/keys.js", JS),
     asset!("js/login.js", JS),
     asset!("js/nav.js", JS),
     asset!("js/people.js", JS),

@@ -90,7 +90,7 @@ fn screenshots() -> PathBuf {
 }
 
 /// Runs `node SCRIPT` with `env`; asserts success and returns the `RESULT` JSON.
-fn run_scenario(server: &TestServer, script: &str, env: &[(&str, &str)]) -> Value {
+pub fn run_scenario(server: &TestServer, script: &str, env: &[(&str, &str)]) -> Value {
     let dir = browser_dir();
     let output = Command::new("node")
         .arg(script)

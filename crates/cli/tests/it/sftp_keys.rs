@@ -574,3 +574,27 @@ async fn sftp_keys_refused_keys_count_in_the_throttle_of_every_surface_and_keys_
     assert!(!logs_in(&fx.server, "alice", &unused, fx.dir()), "a key not yet in use passes a throttled address");
     assert!(logs_in(&fx.server, "alice", &in_use, fx.dir()), "the key in use is throttled");
 }
+
+#[tokio::test]
+async fn sftp_keys_an_admin_registers_and_revokes_a_users_key_in_the_console() {
+    let fx = Fixture::new().await;
+    let key = fx.key("console");
+    let fingerprint = key.fingerprint();
+    let env = [
+        ("CELLS_ADMIN_PASSWORD", crate::support::ADMIN_PASSWORD),
+        ("CELLS_LOGIN", "alice"),
+        ("PUBLIC_KEY", key.public.as_str()),
+        ("FINGERPRINT", fingerprint.as_str()),
+    ];
+    let result = crate::console::run_scenario(&fx.server, "keys.mjs", &env);
+    let uuid = result["uuid"].as_str().unwrap();
+    let record = key_record(&fx.alice, uuid).await;
+    assert_eq!(
+        (record["Label"].as_str(), record["CreatedBy"].as_str()),
+        (Some("Laptop Ü #1"), Some("admin")),
+        "{record}"
+    );
+    assert_eq!(record["AutoRefreshWindow"], 7200, "{record}");
+    assert_eq!(record["Status"], "revoked", "{record}");
+    assert!(!logs_in(&fx.server, "alice", &key, fx.dir()), "the key revoked in the console logs in");
+}

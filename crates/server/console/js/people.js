@@ -5,6 +5,7 @@
 
 import { call } from './api.js';
 import { go } from './nav.js';
+import { keyPanel } from './keys.js';
 import { tokenPanel } from './tokens.js';
 import {
   append, clear, confirmDialog, copyButton, dateTime, errorBox, field, h, modal, showError, showInfo, table, td,
@@ -198,6 +199,7 @@ export async function renderPerson(view, me, login) {
     if (await deleteUser(user)) go('#/people');
   });
   const panel = tokenPanel({ owner: user.Login, me, self: false });
+  const keys = keyPanel({ owner: user.Login, me });
   clear(
     view,
     h('nav', { 'aria-label': 'Breadcrumbs' }, h('ol', { class: 'crumbs' }, h('li', {}, h('a', { href: '#/people', text: 'People' })), h('li', {}, h('span', { 'aria-current': 'page', text: user.Login })))),
@@ -209,6 +211,7 @@ export async function renderPerson(view, me, login) {
       h('span', { class: 'small muted', text: `Created ${dateTime(user.CreatedAt)}` }),
       h('span', { class: 'uuid small muted' }, 'UUID ', h('code', { text: user.Uuid }))),
     panel,
+    keys,
   );
-  await panel.load();
+  await Promise.all([panel.load(), keys.load()]);
 }

@@ -12,7 +12,7 @@ import {
 } from './ui.js';
 
 const RIGHTS = { r: 'read only', w: 'write only', rw: 'read and write', wr: 'read and write' };
-const UNITS = [['60', 'minutes'], ['3600', 'hours'], ['86400', 'days']];
+export const UNITS = [['60', 'minutes'], ['3600', 'hours'], ['86400', 'days']];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function renderMyTokens(view, me) {
@@ -27,12 +27,12 @@ export async function renderMyTokens(view, me) {
 }
 
 /** `node:UUID:rw` → `{uuid, rights}`. */
-function parseScope(text) {
+export function parseScope(text) {
   const [, uuid, rights] = text.split(':');
   return { uuid, rights };
 }
 
-function scopeItem({ uuid, rights }) {
+export function scopeItem({ uuid, rights }) {
   const place = h('span', { class: 'mono', text: uuid });
   pathOf(uuid).then(
     (path) => {
@@ -49,7 +49,7 @@ function scopeItem({ uuid, rights }) {
   return h('li', {}, h('div', {}, place), h('div', { class: 'muted small', text: RIGHTS[rights] || rights }));
 }
 
-function expiryModel(token) {
+export function expiryModel(token) {
   if (token.AutoRefreshWindow > 0) {
     const parts = [h('div', { text: 'Auto refresh' }), h('div', { class: 'small muted', text: `${duration(token.AutoRefreshWindow)} after last use` })];
     if (token.MaxExpiresAt) parts.push(h('div', { class: 'small muted', text: `never after ${dateTime(token.MaxExpiresAt)}` }));
@@ -58,7 +58,7 @@ function expiryModel(token) {
   return h('div', { text: 'Hard limit' });
 }
 
-function lastUsed(token) {
+export function lastUsed(token) {
   if (!token.LastUsedAt) return h('span', { class: 'muted', text: 'Never' });
   const where = [token.LastUsedIp, token.LastUsedVia && `via ${token.LastUsedVia}`].filter(Boolean).join(' ');
   return [
@@ -68,7 +68,7 @@ function lastUsed(token) {
   ];
 }
 
-function status(token) {
+export function status(token) {
   const parts = [h('span', { class: `badge ${token.Status}`, text: token.Status })];
   if (token.RevokedAt) parts.push(h('div', { class: 'small muted', text: dateTime(token.RevokedAt) }));
   if (token.LastFailureAt) {
