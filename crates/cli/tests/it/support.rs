@@ -429,6 +429,14 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        // A failing test shows what the server said last (a 500 says only "internal error"
+        // to the client; the cause is in the log). Tokens are masked in the log already.
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().filter(|l| !l.contains(" INFO ")).collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!("--- the server's last warnings and errors ---\n{}\n---", tail.join("\n"));
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
