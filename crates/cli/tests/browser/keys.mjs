@@ -1,7 +1,7 @@
 // Scenario 3 of the console: an admin registers an SSH public key for a user on their
 // page (People → the user → SSH keys): a malformed key is refused with a clear message
 // and nothing registered; the key registered shows its fingerprint, never the key; the
-// admin revokes it and its row says so.
+// admin revokes it and its row says so. My tokens has the admin's own keys (none).
 //
 // Env: CELLS_URL, CELLS_ADMIN_PASSWORD, CELLS_LOGIN (the user), PUBLIC_KEY (one line of
 // a .pub file), FINGERPRINT (as ssh-keygen -l prints it).
@@ -68,6 +68,17 @@ try {
   await see(row, 'revoked');
   check(await page.getByRole('button', { name: 'Revoke SSH key Laptop Ü #1' }).count() === 0, 'a revoked key has no Revoke button');
   await shot('person-key-revoked');
+
+  // My tokens lists one's own keys, under the tokens: none for the admin.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My tokens' }).click();
+  await page.getByRole('heading', { name: 'SSH keys' }).waitFor();
+  await see(page, 'No SSH keys yet.');
+  check(await page.locator('tr[data-key]').count() === 0, "My tokens does not list alice's key to the admin");
+  await page.getByRole('button', { name: 'New SSH key' }).click();
+  await see(page.locator('dialog'), 'New SSH key');
+  check(!(await page.locator('dialog').innerText()).includes('for admin'), 'for oneself, the form names no one');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await shot('my-tokens-keys');
 
   console.log(`RESULT ${JSON.stringify({ uuid })}`);
 } catch (err) {

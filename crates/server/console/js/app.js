@@ -4,6 +4,7 @@
 
 import { onSessionEnd, signOut, whoami } from './api.js';
 import { renderFiles } from './files.js';
+import { keyPanel } from './keys.js';
 import { renderLogin } from './login.js';
 import { renderPeople, renderPerson } from './people.js';
 import { renderMyTokens } from './tokens.js';
@@ -58,7 +59,13 @@ async function route() {
     else if (page === 'files') await renderFiles(view, rest);
     else if (page === 'people' && rest.length === 0) await renderPeople(view, me);
     else if (page === 'people') await renderPerson(view, me, rest[0]);
-    else if (page === 'tokens') await renderMyTokens(view, me);
+    else if (page === 'tokens') {
+      await renderMyTokens(view, me);
+      // Beside the tokens, the other credential of one's own: SSH keys for SFTP.
+      const keys = keyPanel({ owner: me.login, me });
+      view.append(keys);
+      await keys.load();
+    }
     else clear(view, h('h1', { text: 'Not found' }), h('p', {}, 'No such page. ', h('a', { href: '#/files', text: 'Go to your files' })));
   } catch (err) {
     clear(

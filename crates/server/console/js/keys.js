@@ -1,7 +1,7 @@
 // SSH keys: the table of a user's registered public keys (credentials shaped like
 // tokens, for SFTP logins) and the form that registers one. An admin sees it on a
-// user's page (POST /a/auth/keys with UserLogin). A key is shown by its fingerprint,
-// never by the key itself.
+// user's page (POST /a/auth/keys with UserLogin), every user under their tokens on
+// My tokens (their own). A key is shown by its fingerprint, never by the key itself.
 
 import { call } from './api.js';
 import { forgetPaths } from './tree.js';
@@ -140,7 +140,8 @@ function registerKeyDialog({ owner, me }) {
           try {
             await call('POST', '/a/auth/keys', body);
             // Named by its label: the fingerprint, which does not wrap, is in the table.
-            showInfo(body.Label ? `The SSH key “${body.Label}” is registered for ${owner}.` : `An SSH key is registered for ${owner}.`);
+            const whose = forSomeoneElse ? ` for ${owner}` : '';
+            showInfo(body.Label ? `The SSH key “${body.Label}” is registered${whose}.` : `An SSH key is registered${whose}.`);
             close(true);
           } catch (err) {
             error.show(err);
@@ -148,7 +149,7 @@ function registerKeyDialog({ owner, me }) {
           }
         },
       },
-      heading(`New SSH key for ${owner}`),
+      heading(forSomeoneElse ? `New SSH key for ${owner}` : 'New SSH key'),
       error,
       field('Public key', publicKey, 'ed25519, ECDSA or RSA (2048 bits or more), as in id_ed25519.pub. Never the private key.'),
       field('Label (optional)', label),
