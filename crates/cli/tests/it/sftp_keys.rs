@@ -280,6 +280,13 @@ async fn sftp_keys_registration_refuses_duplicates_malformed_keys_and_bad_scopes
     let scoped = json!({"PublicKey": other.public, "AutoRefresh": 60, "Scopes": [format!("node:{mine}:r")]});
     fx.alice.post("/a/auth/keys", &scoped).await.expect(200);
 
+    // Not with a scoped token (beside the unscoped session that just registered one).
+    let scoped_token = fx.server.pat("alice", &["-e", "1h", "-s", &format!("node:{mine}:rw")]);
+    let fourth = fx.key("fourth");
+    let body4 = json!({"PublicKey": fourth.public, "AutoRefresh": 60});
+    fx.server.bearer(&scoped_token).post("/a/auth/keys", &body4).await.expect_error(403, "Forbidden");
+    fx.server.bearer(&scoped_token).post("/a/auth/keys/list", &json!({})).await.expect_error(403, "Forbidden");
+
     // For another user: admins only.
     let third = fx.key("third");
     let for_bob = json!({"UserLogin": "bob", "PublicKey": third.public, "ExpiresAt": cells_now() + 3600});

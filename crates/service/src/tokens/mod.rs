@@ -147,7 +147,9 @@ impl Cells {
 
     pub(crate) fn unrestricted(principal: &Principal) -> Result<()> {
         if principal.scopes.is_some() {
-            return Err(ServiceError::Forbidden("a token restricted by scopes cannot manage tokens".into()));
+            return Err(ServiceError::Forbidden(
+                "a token restricted by scopes cannot manage tokens or SSH keys".into(),
+            ));
         }
         Ok(())
     }
