@@ -20,7 +20,7 @@
 //! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
 //! - `dav_scopes`: no WebDAV method escapes a token's scopes; `dav_bounds`: bodies and
 //!   answers bounded; `dav_rights`: the review's smaller WebDAV defects; `dav_desktop`:
-//!   Windows' and Finder's sequences replayed, cadaver and davfs2.
+//!   Windows' and Finder's sequences replayed, cadaver, davfs2 and gvfs.
 //! - `sftp`: the OpenSSH client against the SFTP server (`sftp_client` drives it);
 //!   `sftp_scopes`: scoped tokens over SFTP; `sftp_rclone`: rclone's SFTP remote;
 //!   `sftp_revoke`: revocation and locking end open sessions.
