@@ -9,6 +9,7 @@
 //! Nothing here decides who may do what: that is the access service's job.
 
 mod blobs;
+mod credentials;
 mod dav;
 mod error;
 mod feed;

@@ -8,6 +8,7 @@ use cells_core::{TokenId, UnixTime, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::credentials::Credentials;
 use crate::row::parse;
 use crate::{Result, Store, StoreError};
 
@@ -185,16 +186,7 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn revoke_token(&self, id: TokenId, now: UnixTime) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        let done =
-            sqlx::query("UPDATE tokens SET revoked_at = $1, updated_at = $1 WHERE uuid = $2 AND revoked_at IS NULL")
-                .bind(now)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await?;
-        crate::keys::bump_change_counter(&mut tx).await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        self.revoke_credential(Credentials::Tokens, &id.to_string(), now).await
     }
 
     /// Records a use: the new expiry (auto refresh; never lowered) and the last-used data.
@@ -210,19 +202,7 @@ impl Store {
         ip: Option<&str>,
         via: &str,
     ) -> Result<()> {
-        sqlx::query(&format!(
-            "UPDATE tokens SET expires_at = {}(expires_at, COALESCE($1, expires_at)), last_used_at = $2, \
-             last_used_ip = $3, last_used_via = $4 WHERE uuid = $5 AND revoked_at IS NULL",
-            self.dialect.greatest()
-        ))
-        .bind(expires_at)
-        .bind(at)
-        .bind(ip)
-        .bind(via)
-        .bind(id.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.record_credential_use(Credentials::Tokens, &id.to_string(), expires_at, at, ip, via).await
     }
 
     /// Records why a known token was refused (the audit trail of failures).
@@ -230,13 +210,7 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn record_token_failure(&self, id: TokenId, at: UnixTime, reason: &str) -> Result<()> {
-        sqlx::query("UPDATE tokens SET last_failure_at = $1, last_failure_reason = $2 WHERE uuid = $3")
-            .bind(at)
-            .bind(reason)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.record_credential_failure(Credentials::Tokens, &id.to_string(), at, reason).await
     }
 
     /// Deletes records that expired or were revoked before `before`; returns how many.
@@ -244,10 +218,6 @@ impl Store {
     /// # Errors
     /// On a database failure.
     pub async fn prune_tokens(&self, before: UnixTime) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM tokens WHERE expires_at < $1 OR revoked_at < $1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.prune_credentials(Credentials::Tokens, before).await
     }
 }
