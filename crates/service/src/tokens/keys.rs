@@ -12,15 +12,16 @@
 //! scopes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
 use cells_core::UnixTime;
-use cells_core::expiry::{is_expired, should_write_usage};
+use cells_core::expiry::is_expired;
 use cells_core::scope::Scope;
 use cells_store::KeyRecord;
 use ssh_key::{HashAlg, PublicKey};
 
 use super::Usage;
+use super::usage::LiveUse;
 use crate::principal::Proof;
 use crate::{Cells, Principal, Result, ServiceError};
 
@@ -28,27 +29,25 @@ use crate::{Cells, Principal, Result, ServiceError};
 pub(crate) struct LiveKey {
     pub(crate) record: KeyRecord,
     scopes: Option<Arc<[Scope]>>,
-    expires_at: AtomicI64,
-    /// When usage was last written (or read from the record); `i64::MIN` for never.
-    last_written: AtomicI64,
-    /// When a refusal was last written to the audit data, and why.
-    last_failure: std::sync::Mutex<(Option<UnixTime>, Option<String>)>,
+    usage: LiveUse,
 }
 
 impl LiveKey {
     fn new(record: KeyRecord) -> Self {
         Self {
             scopes: if record.scopes.is_empty() { None } else { Some(record.scopes.clone().into()) },
-            expires_at: AtomicI64::new(record.expires_at),
-            last_written: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
-            last_failure: std::sync::Mutex::new((record.last_failure_at, record.last_failure_reason.clone())),
+            usage: LiveUse::new(
+                record.expires_at,
+                record.last_used_at,
+                (record.last_failure_at, record.last_failure_reason.clone()),
+            ),
             record,
         }
     }
 
     /// The expiry, as pushed forward in memory by the uses of an auto-refresh key.
     pub(crate) fn expires_at(&self) -> UnixTime {
-        self.expires_at.load(Ordering::Acquire)
+        self.usage.expires_at()
     }
 }
 
@@ -59,9 +58,6 @@ pub(crate) fn digest(key: &PublicKey) -> ([u8; 32], String) {
     let text = fingerprint.to_string();
     (fingerprint.sha256().unwrap_or_default(), text)
 }
-
-/// As for tokens: a refusal of one key for one reason is written at most once a minute.
-const FAILURE_WRITE_INTERVAL: i64 = 60;
 
 impl Cells {
     /// Validates a key whose possession the SSH layer has verified: cache (or database),
@@ -165,13 +161,8 @@ impl Cells {
     fn key_failure(&self, live: &LiveKey, now: UnixTime, reason: &'static str) -> ServiceError {
         let record = &live.record;
         tracing::info!(key = %record.id, fingerprint = %record.fingerprint, owner = %record.user_login, reason, "SSH key refused");
-        {
-            let Ok(mut last) = live.last_failure.lock() else { return ServiceError::Unauthenticated };
-            let same = last.1.as_deref() == Some(reason);
-            if same && last.0.is_some_and(|at| now.saturating_sub(at) < FAILURE_WRITE_INTERVAL) {
-                return ServiceError::Unauthenticated;
-            }
-            *last = (Some(now), Some(reason.to_owned()));
+        if !live.usage.failure_to_write(now, reason) {
+            return ServiceError::Unauthenticated;
         }
         self.inner.audit_writes.0.fetch_add(1, Ordering::Relaxed);
         let (store, id) = (self.store().clone(), record.id);
@@ -186,23 +177,7 @@ impl Cells {
     /// Bumps the expiry in memory now; writes it and the last-used data at most once per
     /// interval, in the background (the same throttle as tokens).
     fn note_key_use(&self, live: &LiveKey, now: UnixTime, usage: Usage) {
-        let window = live.record.expiry.window();
-        let bumped = live.record.expiry.bumped_expiry(now);
-        if let Some(bumped) = bumped {
-            live.expires_at.fetch_max(bumped, Ordering::AcqRel);
-        }
-        let last = live.last_written.load(Ordering::Acquire);
-        let last = (last != i64::MIN).then_some(last);
-        if !should_write_usage(now, last, window) {
-            return;
-        }
-        if live
-            .last_written
-            .compare_exchange(last.unwrap_or(i64::MIN), now, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
-        }
+        let Some(bumped) = live.usage.note(&live.record.expiry, now) else { return };
         self.inner.usage_writes.0.fetch_add(1, Ordering::Relaxed);
         let (store, id, ip) = (self.store().clone(), live.record.id, usage.ip.map(|ip| ip.to_string()));
         tokio::spawn(async move {

@@ -8,49 +8,43 @@
 //! minute per reason.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 
 use cells_core::UnixTime;
-use cells_core::expiry::{is_expired, should_write_usage};
+use cells_core::expiry::is_expired;
 use cells_core::scope::Scope;
 use cells_core::token::PatSecret;
 use cells_store::TokenRecord;
 
 use super::Usage;
+use super::usage::LiveUse;
 use crate::{Cells, Principal, Result, ServiceError};
 
 /// A verified token in the cache, with its expiry as bumped in memory.
 pub(crate) struct LiveToken {
     pub(crate) record: TokenRecord,
     scopes: Option<Arc<[Scope]>>,
-    expires_at: AtomicI64,
-    /// When usage was last written (or read from the record); `i64::MIN` for never.
-    last_written: AtomicI64,
-    /// When a refusal was last written to the audit data, and why.
-    last_failure: std::sync::Mutex<(Option<UnixTime>, Option<String>)>,
+    usage: LiveUse,
 }
 
 impl LiveToken {
     fn new(record: TokenRecord) -> Self {
         Self {
             scopes: if record.scopes.is_empty() { None } else { Some(record.scopes.clone().into()) },
-            expires_at: AtomicI64::new(record.expires_at),
-            last_written: AtomicI64::new(record.last_used_at.unwrap_or(i64::MIN)),
-            last_failure: std::sync::Mutex::new((record.last_failure_at, record.last_failure_reason.clone())),
+            usage: LiveUse::new(
+                record.expires_at,
+                record.last_used_at,
+                (record.last_failure_at, record.last_failure_reason.clone()),
+            ),
             record,
         }
     }
 
     /// The expiry, as pushed forward in memory by the uses of an auto-refresh token.
     pub(crate) fn expires_at(&self) -> UnixTime {
-        self.expires_at.load(Ordering::Acquire)
+        self.usage.expires_at()
     }
 }
-
-/// How often at most a refusal of one token for one reason is written to its audit
-/// data: a revoked token used in a loop costs one write a minute, not one per request
-/// (a new reason is written at once).
-const FAILURE_WRITE_INTERVAL: i64 = 60;
 
 impl Cells {
     /// Validates a personal access token (its format and checksum already checked by the
@@ -126,13 +120,8 @@ impl Cells {
     fn token_failure(&self, live: &LiveToken, now: UnixTime, reason: &'static str) -> ServiceError {
         let record = &live.record;
         tracing::info!(token = %record.id, owner = %record.user_login, reason, "personal access token refused");
-        {
-            let Ok(mut last) = live.last_failure.lock() else { return ServiceError::Unauthenticated };
-            let same = last.1.as_deref() == Some(reason);
-            if same && last.0.is_some_and(|at| now.saturating_sub(at) < FAILURE_WRITE_INTERVAL) {
-                return ServiceError::Unauthenticated;
-            }
-            *last = (Some(now), Some(reason.to_owned()));
+        if !live.usage.failure_to_write(now, reason) {
+            return ServiceError::Unauthenticated;
         }
         self.inner.audit_writes.0.fetch_add(1, Ordering::Relaxed);
         let (store, id) = (self.store().clone(), record.id);
@@ -147,24 +136,7 @@ impl Cells {
     /// Bumps the expiry in memory now; writes it and the last-used data at most once per
     /// interval, in the background.
     fn note_use(&self, live: &LiveToken, now: UnixTime, usage: Usage) {
-        let window = live.record.expiry.window();
-        let bumped = live.record.expiry.bumped_expiry(now);
-        if let Some(bumped) = bumped {
-            live.expires_at.fetch_max(bumped, Ordering::AcqRel);
-        }
-        let last = live.last_written.load(Ordering::Acquire);
-        let last = (last != i64::MIN).then_some(last);
-        if !should_write_usage(now, last, window) {
-            return;
-        }
-        // One writer per interval, even under concurrent requests.
-        if live
-            .last_written
-            .compare_exchange(last.unwrap_or(i64::MIN), now, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
-        }
+        let Some(bumped) = live.usage.note(&live.record.expiry, now) else { return };
         self.inner.usage_writes.0.fetch_add(1, Ordering::Relaxed);
         let (store, id, ip) = (self.store().clone(), live.record.id, usage.ip.map(|ip| ip.to_string()));
         tokio::spawn(async move {

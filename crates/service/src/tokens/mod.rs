@@ -5,6 +5,7 @@
 
 mod keys;
 mod live;
+mod usage;
 
 pub(crate) use keys::{LiveKey, digest as key_digest};
 pub(crate) use live::LiveToken;
