@@ -12,7 +12,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::row::parse;
-use crate::{NodeRecord, Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// A dead property of a node: a name in a namespace, and its value as XML text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,69 +71,9 @@ fn lock_from_row(row: &AnyRow) -> Result<LockRecord> {
     })
 }
 
-/// A node as `json_object` writes it, for [`Store::children_of`].
-#[derive(serde::Deserialize)]
-struct JsonNode {
-    uuid: String,
-    workspace: String,
-    parent: Option<String>,
-    path: String,
-    name: String,
-    kind: String,
-    size: i64,
-    mtime: UnixTime,
-    etag: String,
-    blob: Option<String>,
-}
-
-impl JsonNode {
-    fn into_record(self) -> Result<NodeRecord> {
-        let corrupt = |column| move |_| StoreError::Corrupt(column);
-        Ok(NodeRecord {
-            id: self.uuid.parse().map_err(corrupt("uuid"))?,
-            workspace: self.workspace.parse().map_err(corrupt("workspace"))?,
-            parent: self.parent.map(|p| p.parse()).transpose().map_err(corrupt("parent"))?,
-            path: self.path,
-            name: self.name,
-            kind: cells_core::NodeKind::parse(&self.kind).ok_or(StoreError::Corrupt("kind"))?,
-            size: self.size,
-            mtime: self.mtime,
-            etag: self.etag,
-            blob: self.blob.map(|b| b.parse()).transpose().map_err(corrupt("blob"))?,
-        })
-    }
-}
-
 const LOCK_COLUMNS: &str = "token, workspace, path, user_uuid, owner_xml, depth, exclusive, expires_at";
 
 impl Store {
-    /// The first `limit` children of a folder, by name, in one row: the database
-    /// aggregates the listing into one JSON array, so a folder of a thousand files crosses
-    /// from the database thread once instead of a thousand times (which was most of the
-    /// time of a PROPFIND).
-    ///
-    /// # Errors
-    /// On a database failure.
-    pub async fn children_of(&self, parent: NodeId, limit: i64) -> Result<Vec<NodeRecord>> {
-        let query = match self.dialect {
-            crate::Dialect::Sqlite => {
-                "SELECT json_group_array(json_object('uuid', uuid, 'workspace', workspace, 'parent', parent, \
-                 'path', path, 'name', name, 'kind', kind, 'size', size, 'mtime', mtime, 'etag', etag, 'blob', blob)) \
-                 FROM (SELECT * FROM nodes WHERE parent = $1 ORDER BY name LIMIT $2)"
-            }
-            crate::Dialect::Postgres => {
-                "SELECT CAST(json_agg(json_build_object('uuid', uuid, 'workspace', workspace, 'parent', parent, \
-                 'path', path, 'name', name, 'kind', kind, 'size', size, 'mtime', mtime, 'etag', etag, 'blob', blob) \
-                 ORDER BY name) AS TEXT) FROM (SELECT * FROM nodes WHERE parent = $1 ORDER BY name LIMIT $2) AS listed"
-            }
-        };
-        let json: Option<String> =
-            sqlx::query_scalar(query).bind(parent.to_string()).bind(limit).fetch_one(&self.pool).await?;
-        let nodes: Vec<JsonNode> =
-            serde_json::from_str(json.as_deref().unwrap_or("[]")).map_err(|_| StoreError::Corrupt("nodes"))?;
-        nodes.into_iter().map(JsonNode::into_record).collect()
-    }
-
     /// The dead properties of one node.
     ///
     /// # Errors

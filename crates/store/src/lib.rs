@@ -15,6 +15,7 @@ mod error;
 mod feed;
 mod garbage;
 mod keys;
+mod listing;
 mod migrate;
 mod mtime;
 mod nodes;

@@ -143,25 +143,6 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// A page of a folder's children, by name, and the total count.
-    ///
-    /// # Errors
-    /// On a database failure.
-    pub async fn list_children(&self, parent: NodeId, offset: i64, limit: i64) -> Result<(Vec<NodeRecord>, i64)> {
-        let rows =
-            sqlx::query(&format!("SELECT {COLUMNS} FROM nodes WHERE parent = $1 ORDER BY name LIMIT $2 OFFSET $3"))
-                .bind(parent.to_string())
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?;
-        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes WHERE parent = $1")
-            .bind(parent.to_string())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((rows.iter().map(from_row).collect::<Result<_>>()?, total))
-    }
-
     /// A node and its whole subtree, parents before children.
     ///
     /// # Errors
