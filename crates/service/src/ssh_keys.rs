@@ -18,7 +18,7 @@ use cells_store::{KeyRecord, NewKey, UserRecord};
 use ssh_key::PublicKey;
 use ssh_key::public::KeyData;
 
-use crate::tokens::check_label;
+use crate::tokens::{Whose, check_label};
 use crate::users::no_user;
 use crate::{Admin, Cells, Principal, Result, ServiceError};
 
@@ -158,14 +158,10 @@ impl Cells {
     /// # Errors
     /// 403 when a non-admin asks for someone else's; 404 for an unknown user.
     pub async fn list_keys(&self, principal: &Principal, by_user: Option<&str>) -> Result<Vec<KeyRecord>> {
-        Self::unrestricted(principal)?;
-        match (principal.admin(), by_user) {
-            (Ok(admin), Some(login)) => self.list_keys_of(admin, login).await,
-            (Ok(_), None) => Ok(self.store().all_keys().await?),
-            (Err(_), Some(login)) if !login.eq_ignore_ascii_case(principal.login.as_str()) => {
-                Err(ServiceError::Forbidden("only admins list other users' SSH keys".into()))
-            }
-            (Err(_), _) => Ok(self.store().keys_of(principal.user).await?),
+        match Self::whose(principal, by_user, "SSH keys")? {
+            Whose::Everyone => Ok(self.store().all_keys().await?),
+            Whose::Of(admin, login) => self.list_keys_of(admin, login).await,
+            Whose::Own => Ok(self.store().keys_of(principal.user).await?),
         }
     }
 
@@ -187,7 +183,7 @@ impl Cells {
         Self::unrestricted(principal)?;
         let missing = || ServiceError::NotFound(format!("no SSH key {id}"));
         let record = self.store().key_by_id(id).await?.ok_or_else(missing)?;
-        if record.user != principal.user && principal.admin().is_err() {
+        if !Self::may_revoke(principal, record.user) {
             return Err(missing());
         }
         self.revoke_key_record(&record).await

@@ -157,7 +157,7 @@ impl Cells {
     }
 
     /// Logs a refusal of a known key, and writes it to the key's audit data at most once
-    /// per [`FAILURE_WRITE_INTERVAL`] for the same reason.
+    /// per minute (`LiveUse::failure_to_write`) for the same reason.
     fn key_failure(&self, live: &LiveKey, now: UnixTime, reason: &'static str) -> ServiceError {
         let record = &live.record;
         tracing::info!(key = %record.id, fingerprint = %record.fingerprint, owner = %record.user_login, reason, "SSH key refused");

@@ -116,7 +116,7 @@ impl Cells {
     }
 
     /// Logs a refusal of a known token, and writes it to the token's audit data at most
-    /// once per [`FAILURE_WRITE_INTERVAL`] for the same reason.
+    /// once per minute (`LiveUse::failure_to_write`) for the same reason.
     fn token_failure(&self, live: &LiveToken, now: UnixTime, reason: &'static str) -> ServiceError {
         let record = &live.record;
         tracing::info!(token = %record.id, owner = %record.user_login, reason, "personal access token refused");

@@ -56,6 +56,13 @@ pub(crate) fn check_label(label: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whose credentials a listing shows, as [`Cells::whose`] decides.
+pub(crate) enum Whose<'a> {
+    Everyone,
+    Of(Admin, &'a str),
+    Own,
+}
+
 impl Cells {
     /// Whether users may create tokens for themselves.
     ///
@@ -155,6 +162,27 @@ impl Cells {
         Ok(())
     }
 
+    /// Whose credentials (tokens, SSH keys) a caller listing them with `by_user` gets:
+    /// an admin anyone's (everyone's without `by_user`), others only their own. Logins
+    /// are unique without regard to case: `Bob` asking for `bob`'s is asking for their own.
+    pub(crate) fn whose<'a>(principal: &Principal, by_user: Option<&'a str>, what: &str) -> Result<Whose<'a>> {
+        Self::unrestricted(principal)?;
+        match (principal.admin(), by_user) {
+            (Ok(admin), Some(login)) => Ok(Whose::Of(admin, login)),
+            (Ok(_), None) => Ok(Whose::Everyone),
+            (Err(_), Some(login)) if !login.eq_ignore_ascii_case(principal.login.as_str()) => {
+                Err(ServiceError::Forbidden(format!("only admins list other users' {what}")))
+            }
+            (Err(_), _) => Ok(Whose::Own),
+        }
+    }
+
+    /// Whether a caller may revoke a credential of `owner`: their own, or anyone's for an
+    /// admin. (Someone else's is answered as not found, so it is not told apart.)
+    pub(crate) fn may_revoke(principal: &Principal, owner: cells_core::UserId) -> bool {
+        owner == principal.user || principal.admin().is_ok()
+    }
+
     /// Checks the scopes against the owner's own access, then stores the token. The
     /// plaintext is returned to be shown once; only its hash is stored.
     async fn issue(
@@ -208,16 +236,10 @@ impl Cells {
     /// # Errors
     /// 403 when a non-admin asks for someone else's; 404 for an unknown user.
     pub async fn list_tokens(&self, principal: &Principal, by_user: Option<&str>) -> Result<Vec<TokenRecord>> {
-        Self::unrestricted(principal)?;
-        match (principal.admin(), by_user) {
-            (Ok(admin), Some(login)) => self.list_tokens_of(admin, login).await,
-            (Ok(_), None) => Ok(self.store().all_tokens().await?),
-            // Logins are unique without regard to case: `Bob` asking for `bob`'s is asking
-            // for their own.
-            (Err(_), Some(login)) if !login.eq_ignore_ascii_case(principal.login.as_str()) => {
-                Err(ServiceError::Forbidden("only admins list other users' tokens".into()))
-            }
-            (Err(_), _) => Ok(self.store().tokens_of(principal.user).await?),
+        match Self::whose(principal, by_user, "tokens")? {
+            Whose::Everyone => Ok(self.store().all_tokens().await?),
+            Whose::Of(admin, login) => self.list_tokens_of(admin, login).await,
+            Whose::Own => Ok(self.store().tokens_of(principal.user).await?),
         }
     }
 
@@ -247,7 +269,7 @@ impl Cells {
         Self::unrestricted(principal)?;
         let missing = || ServiceError::NotFound(format!("no token {id}"));
         let record = self.store().token_by_id(id).await?.ok_or_else(missing)?;
-        if record.user != principal.user && principal.admin().is_err() {
+        if !Self::may_revoke(principal, record.user) {
             return Err(missing());
         }
         self.revoke(&record).await
