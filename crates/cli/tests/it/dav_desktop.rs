@@ -171,8 +171,8 @@ async fn finder_copies_files_in_chunks_with_its_appledouble_files_kept() {
     let empty = chunked_put(&server, &auth, "/dav/personal-files/new.jpg", &[], b"", 5000);
     assert_eq!(empty.status, 400, "{}", empty.text());
     dav(&alice, "PROPFIND", "/personal-files/new.jpg", &[("Depth", "0")], b"").await.expect(404);
-    let garbage = chunked_put(&server, &auth, "/dav/personal-files/new.jpg", &[], b"x", 1);
-    assert_eq!(garbage.status, 201, "control: the announced size matches");
+    let matching = chunked_put(&server, &auth, "/dav/personal-files/new.jpg", &[], b"x", 1);
+    assert_eq!(matching.status, 201, "control: the announced size matches");
     let bad = server.raw(
         "PUT",
         "/dav/personal-files/x.bin",

@@ -49,8 +49,8 @@ pub async fn get(
     match crate::routes::io::serve_file(state, principal, &path, method, headers).await {
         // A folder: list it.
         Err(err) if err.status == StatusCode::CONFLICT => {
-            let mut children = state.cells.dav_children(principal, &path, MAX_PROPFIND_CHILDREN).await?;
-            children.truncate(usize::try_from(MAX_PROPFIND_CHILDREN).unwrap_or(usize::MAX));
+            // (A browser's page of a folder shows its first entries, as many as a PROPFIND.)
+            let children = state.cells.dav_children(principal, &path, MAX_PROPFIND_CHILDREN).await?;
             Ok(index(Some(&path), children, method))
         }
         other => Ok(other?),
