@@ -285,6 +285,14 @@ impl Caches {
         self.scope_nodes.clear();
     }
 
+    /// Clears everything after a write of this process that left the main counter at
+    /// `counter` (read before this call, so what is loaded from now on is at least that
+    /// recent).
+    pub(crate) fn cleared_at(&self, counter: i64) {
+        self.clear();
+        self.counter.fetch_max(counter, std::sync::atomic::Ordering::AcqRel);
+    }
+
     /// Clears everything if the main counter moved since last seen, the tree caches if
     /// the tree counter did.
     pub(crate) fn observe(&self, (counter, tree_counter): (i64, i64)) {

@@ -175,9 +175,19 @@ impl Cells {
     }
 
     /// Clears this process's caches after one of its own writes (other processes see
-    /// the change counter move).
-    pub(crate) fn changed(&self) {
-        self.inner.caches.clear();
+    /// the change counter move), and remembers the counter that write left, read before
+    /// the clear: the change feed's or the poll's news of this same write then clears
+    /// nothing more (a second clear would reload, from the database, records whose
+    /// background audit write has not landed yet). A later change by anyone moves the
+    /// counter past it and clears as always.
+    pub(crate) async fn changed(&self) {
+        match self.store().change_counters().await {
+            Ok((counter, _)) => self.inner.caches.cleared_at(counter),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the change counter: caches cleared all the same");
+                self.inner.caches.clear();
+            }
+        }
     }
 
     /// Clears this process's tree caches after one of its own writes to the tree.

@@ -113,7 +113,7 @@ impl Cells {
             match self.store().rotate_refresh_token(&hash, &sha256_hex(&next), now, now + REFRESH_TTL).await? {
                 Redeemed::Valid { user, family } => (user, family),
                 Redeemed::Reused { user } => {
-                    self.changed();
+                    self.changed().await;
                     tracing::warn!(user = %user, reason = "refresh token used twice", "login ended: possible theft");
                     return Err(ServiceError::InvalidGrant);
                 }
@@ -151,7 +151,7 @@ impl Cells {
             self.store().end_refresh_family_of(&sha256_hex(token)).await?
         };
         if ended {
-            self.changed();
+            self.changed().await;
             tracing::info!("logged out");
         }
         Ok(())

@@ -147,7 +147,7 @@ impl Cells {
         };
         let record = self.store().insert_key(&new, now).await?;
         // A key revoked and registered again must not be found in a cache as revoked.
-        self.changed();
+        self.changed().await;
         tracing::info!(key = %record.id, fingerprint = %record.fingerprint, owner = %owner.login, created_by, "SSH key registered");
         Ok(record)
     }
@@ -202,7 +202,7 @@ impl Cells {
 
     async fn revoke_key_record(&self, record: &KeyRecord) -> Result<bool> {
         let revoked = self.store().revoke_key(record.id, cells_core::now()).await?;
-        self.changed();
+        self.changed().await;
         tracing::info!(key = %record.id, fingerprint = %record.fingerprint, owner = %record.user_login, "SSH key revoked");
         Ok(revoked)
     }

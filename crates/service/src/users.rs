@@ -101,7 +101,7 @@ impl Cells {
         };
         let updated =
             self.store().update_user(user.id, &update, cells_core::now()).await?.ok_or_else(|| no_user(login))?;
-        self.changed();
+        self.changed().await;
         Ok(updated)
     }
 
@@ -112,7 +112,7 @@ impl Cells {
     pub async fn delete_user(&self, _: Admin, login: &str) -> Result<()> {
         let user = self.store().user_by_login(login).await?.ok_or_else(|| no_user(login))?;
         let deleted = self.store().delete_user(user.id, cells_core::now()).await?;
-        self.changed();
+        self.changed().await;
         if deleted { Ok(()) } else { Err(no_user(login)) }
     }
 

@@ -40,7 +40,7 @@ impl Cells {
             ));
         }
         let created = self.store().create_workspace(slug, label, cells_core::now()).await?;
-        self.changed();
+        self.changed().await;
         Ok(created)
     }
 
@@ -74,7 +74,7 @@ impl Cells {
     pub async fn delete_workspace(&self, _: Admin, slug: &str) -> Result<()> {
         let workspace = self.custom_workspace(slug, true).await?;
         let deleted = self.store().delete_workspace(workspace.id, cells_core::now()).await?;
-        self.changed();
+        self.changed().await;
         if deleted { Ok(()) } else { Err(no_workspace(slug)) }
     }
 
@@ -90,7 +90,7 @@ impl Cells {
         let workspace = self.custom_workspace(slug, true).await?;
         let user = self.store().user_by_login(login).await?.ok_or_else(|| no_user(login))?;
         self.store().set_grant(workspace.id, user.id, rights).await?;
-        self.changed();
+        self.changed().await;
         Ok(())
     }
 
@@ -102,7 +102,7 @@ impl Cells {
         let workspace = self.custom_workspace(slug, true).await?;
         let user = self.store().user_by_login(login).await?.ok_or_else(|| no_user(login))?;
         let removed = self.store().remove_grant(workspace.id, user.id).await?;
-        self.changed();
+        self.changed().await;
         if removed { Ok(()) } else { Err(ServiceError::NotFound(format!("{login} has no grant on {slug}"))) }
     }
 

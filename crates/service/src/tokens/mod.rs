@@ -78,7 +78,7 @@ impl Cells {
     /// On a store failure.
     pub async fn set_self_service_tokens(&self, _: Admin, on: bool) -> Result<()> {
         self.store().set_setting(SELF_SERVICE_SETTING, if on { "on" } else { "off" }).await?;
-        self.changed();
+        self.changed().await;
         Ok(())
     }
 
@@ -288,7 +288,7 @@ impl Cells {
 
     async fn revoke(&self, record: &TokenRecord) -> Result<bool> {
         let revoked = self.store().revoke_token(record.id, cells_core::now()).await?;
-        self.changed();
+        self.changed().await;
         tracing::info!(token = %record.id, owner = %record.user_login, "personal access token revoked");
         Ok(revoked)
     }
