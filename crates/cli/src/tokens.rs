@@ -80,7 +80,7 @@ pub async fn create(cells: &Cells, admin: Admin, args: CreateTokenArgs) -> Resul
         Err(err) => return Ok(usage_error(&err.to_string())),
     };
     let label = args.label.or_else(|| Some(format!("Created with the cells CLI on {}", date(now))));
-    let spec = TokenSpec { label, expiry, scopes };
+    let spec = TokenSpec { label, expiry, scopes, limits: cells_core::limits::Limits::default() };
     let (record, secret) = cells.create_token_for(admin, &args.login, spec, "cli").await?;
     if args.quiet {
         println!("{}", secret.expose());

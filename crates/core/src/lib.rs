@@ -5,6 +5,7 @@
 //! on these types and never re-implement a rule that lives here.
 
 pub mod ids;
+pub mod limits;
 pub mod path;
 pub mod reach;
 pub mod redact;
@@ -13,10 +14,12 @@ pub mod user;
 
 pub mod duration;
 pub mod expiry;
+pub mod policy;
 pub mod scope;
 pub mod token;
 
 pub use ids::{BlobId, KeyId, NodeId, TokenId, UserId, WorkspaceId};
+pub use limits::Via;
 pub use path::{NodeKind, PathError, TreePath};
 pub use rights::Rights;
 pub use user::{Login, LoginError, Profile};

@@ -75,6 +75,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let ip = crate::client::client_ip(parts, &state.trusted_proxies);
         let principal = state.cells.authenticate(credential, Usage { via, ip }).await?;
         tracing::Span::current().record("user", principal.login.as_str());
+        crate::observe::note_token_expiry(&principal);
         Ok(Self(principal))
     }
 }

@@ -93,6 +93,20 @@ fn method_name(method: &axum::http::Method) -> &'static str {
     }
 }
 
+tokio::task_local! {
+    /// The expiry of the personal access token a request came with, set where the
+    /// request is authenticated, read when its answer leaves.
+    static TOKEN_EXPIRY: std::cell::Cell<Option<i64>>;
+}
+
+/// Notes the expiry of the token a principal came with, for `Cells-Token-Expires-At`.
+pub fn note_token_expiry(principal: &cells_service::Principal) {
+    let _ = TOKEN_EXPIRY.try_with(|slot| slot.set(principal.token_expires_at()));
+}
+
+/// The header on answers to a token that expires within 7 days.
+const EXPIRES_HEADER: &str = "cells-token-expires-at";
+
 /// The middleware: wraps every request in a span and records its outcome.
 pub async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -103,7 +117,18 @@ pub async fn observe(State(state): State<AppState>, request: Request, next: Next
     let route = request.extensions().get::<MatchedPath>().cloned();
     let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let span = tracing::info_span!("request", id, method, route = %route, user = tracing::field::Empty);
-    let response = next.run(request).instrument(span.clone()).await;
+    let (mut response, expiry) = TOKEN_EXPIRY
+        .scope(std::cell::Cell::new(None), async {
+            let response = next.run(request).instrument(span.clone()).await;
+            (response, TOKEN_EXPIRY.with(std::cell::Cell::get))
+        })
+        .await;
+    if let Some(at) = expiry
+        && at.saturating_sub(cells_core::now()) <= cells_service::tokens::EXPIRY_WARNING
+        && let Ok(value) = axum::http::HeaderValue::from_str(&crate::wire::rfc3339(at))
+    {
+        response.headers_mut().insert(EXPIRES_HEADER, value);
+    }
     let status = response.status().as_u16();
     let seconds = start.elapsed().as_secs_f64();
     span.in_scope(|| tracing::info!(status, latency_ms = seconds * 1000.0, "request"));

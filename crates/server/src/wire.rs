@@ -90,3 +90,30 @@ mod tests {
         assert!(percent_decode("%FF").is_err(), "not UTF-8");
     }
 }
+
+/// A unix time as RFC 3339 in UTC (`2026-12-04T09:30:00Z`).
+#[must_use]
+pub fn rfc3339(at: i64) -> String {
+    let (days, secs) = (at.div_euclid(86_400), at.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    #[test]
+    fn dates_are_rfc3339() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(super::rfc3339(1_796_380_245), "2026-12-04T10:30:45Z");
+    }
+}

@@ -43,6 +43,7 @@ fn bench(c: &mut Criterion) {
             label: None,
             expiry: ExpiryModel::AutoRefresh { window: 3600, max_expires_at: None },
             scopes: vec![],
+            limits: cells_core::limits::Limits::default(),
         };
         let (_, secret) = cells.create_token_for(Admin::operator(), "alice", spec, "bench").await.expect("token");
         let grant = cells.login_password("alice", password, None).await.expect("login");

@@ -108,6 +108,7 @@ struct Inner {
     local: secrets::LocalKey,
     usage_writes: tokens::UsageWrites,
     audit_writes: tokens::UsageWrites,
+    activity: tokens::Activity,
     limiter: limiter::FailureLimiter,
     /// Whether PostgreSQL's change feed is up (then polling is only a safety net).
     listening: std::sync::atomic::AtomicBool,
@@ -144,6 +145,7 @@ impl Cells {
                 local,
                 usage_writes: tokens::UsageWrites::default(),
                 audit_writes: tokens::UsageWrites::default(),
+                activity: tokens::Activity::default(),
                 limiter: limiter::FailureLimiter::default(),
                 listening: std::sync::atomic::AtomicBool::new(false),
             }),

@@ -10,26 +10,7 @@ use cells_core::{Login, Profile, TokenId, UserId};
 use crate::tokens::{LiveKey, LiveToken};
 use crate::{Result, ServiceError};
 
-/// The surface a request came through; recorded as a token's `LastUsedVia`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Via {
-    Rest,
-    Io,
-    Webdav,
-    Sftp,
-}
-
-impl Via {
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Rest => "rest",
-            Self::Io => "io",
-            Self::Webdav => "webdav",
-            Self::Sftp => "sftp",
-        }
-    }
-}
+pub use cells_core::Via;
 
 /// An authenticated user, and the token they came with, if any.
 #[derive(Clone, Debug)]
@@ -76,6 +57,17 @@ impl std::fmt::Debug for Proof {
 }
 
 impl Principal {
+    /// When the personal access token this principal came with expires (as auto refresh
+    /// has pushed it), or the end of its grace for a rotated secret; `None` for other
+    /// credentials.
+    #[must_use]
+    pub fn token_expires_at(&self) -> Option<cells_core::UnixTime> {
+        match &self.proof {
+            Proof::Pat { live, .. } => Some(live.ends_at()),
+            _ => None,
+        }
+    }
+
     /// The capability to administer, for an admin with unrestricted credentials; 403
     /// otherwise.
     ///

@@ -269,7 +269,7 @@ impl Cells {
     pub async fn check_current(&self, principal: &Principal) -> Result<()> {
         let now = cells_core::now();
         let expires_at = match &principal.proof {
-            Proof::Pat { live, .. } => Some(live.expires_at()),
+            Proof::Pat { live, .. } => Some(live.ends_at()),
             Proof::Key { live, .. } => Some(live.expires_at()),
             Proof::Password { .. } | Proof::Access { .. } => None,
         };
@@ -301,7 +301,7 @@ impl Cells {
             }
             Proof::Pat { hash, .. } => match self.live_token(hash).await? {
                 Some(live) if live.record.revoked_at.is_some() => Err(ended("token revoked")),
-                Some(live) if is_expired(now, live.expires_at()) => Err(ended("token expired")),
+                Some(live) if is_expired(now, live.ends_at()) => Err(ended("token expired or rotated")),
                 Some(_) => Ok(()),
                 None => Err(ended("token deleted")),
             },

@@ -133,6 +133,8 @@ impl Cells {
         }
         let now = cells_core::now();
         let expires_at = spec.expiry.initial_expiry(now).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        let for_other = !created_by.eq_ignore_ascii_case(owner.login.as_str());
+        self.check_policy(&spec.expiry, expires_at, now, !spec.scopes.is_empty(), for_other).await?;
         let new = NewKey {
             fingerprint: &parsed.fingerprint,
             public_key: &parsed.text,

@@ -30,7 +30,8 @@ impl Drop for AbortOnDrop {
 impl Cells {
     /// Runs the background upkeep until the returned task is dropped or aborted: follows
     /// the change counters (announced by PostgreSQL, else polled), sweeps temporary files
-    /// of stopped uploads, prunes expired refresh tokens, collects unreferenced blobs.
+    /// of stopped uploads, prunes expired refresh tokens, collects unreferenced blobs,
+    /// writes token activity.
     #[must_use]
     pub fn spawn_upkeep(&self) -> tokio::task::JoinHandle<()> {
         let cells = self.clone();
@@ -52,6 +53,19 @@ impl Cells {
                 }
             });
             let _abort_sweeper = AbortOnDrop(sweeper);
+            // Token activity, counted in memory, is written in one transaction a flush.
+            let activity = tokio::spawn({
+                let cells = cells.clone();
+                async move {
+                    let mut every = tokio::time::interval(crate::tokens::ACTIVITY_FLUSH);
+                    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        every.tick().await;
+                        cells.flush_activity().await;
+                    }
+                }
+            });
+            let _abort_activity = AbortOnDrop(activity);
             let mut ticks: u64 = 0;
             let mut interval = tokio::time::interval(POLL_INTERVAL);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

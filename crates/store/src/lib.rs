@@ -23,6 +23,7 @@ mod refresh;
 mod row;
 mod ssh_keys;
 mod subtrees;
+mod token_life;
 mod tokens;
 mod users;
 mod workspaces;
@@ -43,7 +44,8 @@ pub use nodes::{NewNode, NodeRecord};
 pub use refresh::Redeemed;
 pub use ssh_keys::{KeyRecord, NewKey};
 pub use subtrees::Destination;
-pub use tokens::{NewToken, TokenRecord, TokenType};
+pub use token_life::{ActivityKey, ActivityRow};
+pub use tokens::{NewToken, Secret, TokenRecord, TokenType};
 pub use users::{NewUser, UserRecord, UserUpdate};
 pub use workspaces::{Grant, WorkspaceKind, WorkspaceRecord};
 

@@ -2,6 +2,7 @@
 //! the plaintext never reaches this module.
 
 use cells_core::expiry::ExpiryModel;
+use cells_core::limits::Limits;
 use cells_core::scope::Scope;
 use cells_core::token::PatHash;
 use cells_core::{TokenId, UnixTime, UserId};
@@ -60,6 +61,21 @@ pub struct TokenRecord {
     pub revoked_at: Option<UnixTime>,
     pub last_failure_at: Option<UnixTime>,
     pub last_failure_reason: Option<String>,
+    /// Address blocks and protocols it may be used from (empty: anywhere, any).
+    pub limits: Limits,
+    /// When its secret was last replaced, and until when the one before still works.
+    pub rotated_at: Option<UnixTime>,
+    pub grace_ends_at: Option<UnixTime>,
+    /// When a leak report revoked it, and from which address (`cli` for the CLI).
+    pub leaked: Option<(UnixTime, String)>,
+}
+
+/// Which of a record's secrets a hash is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Secret {
+    Current,
+    /// The secret before the last rotation: good until `grace_ends_at`.
+    Previous,
 }
 
 /// What creating a token needs.
@@ -73,11 +89,28 @@ pub struct NewToken<'a> {
     pub expiry: ExpiryModel,
     pub expires_at: UnixTime,
     pub created_by: &'a str,
+    pub limits: &'a Limits,
 }
 
 const COLUMNS: &str = "uuid, type, label, user_uuid, user_login, scopes, auto_refresh_window, expires_at, \
                        max_expires_at, created_by, created_at, updated_at, last_used_at, last_used_ip, \
-                       last_used_via, revoked_at, last_failure_at, last_failure_reason";
+                       last_used_via, revoked_at, last_failure_at, last_failure_reason, allowed_ips, \
+                       allowed_via, rotated_at, grace_ends_at, leaked_at, leaked_by";
+
+fn limits_from_row(row: &AnyRow) -> Result<Limits> {
+    let ips: Vec<String> =
+        serde_json::from_str(row.try_get("allowed_ips")?).map_err(|_| StoreError::Corrupt("allowed_ips"))?;
+    let via: Vec<String> =
+        serde_json::from_str(row.try_get("allowed_via")?).map_err(|_| StoreError::Corrupt("allowed_via"))?;
+    Limits::parse(&ips, &via).map_err(|_| StoreError::Corrupt("token limits"))
+}
+
+/// The limits as their two JSON columns.
+fn limits_to_columns(limits: &Limits) -> (String, String) {
+    let ips: Vec<String> = limits.ips().iter().map(ToString::to_string).collect();
+    let via: Vec<&str> = limits.via().iter().map(|v| v.as_str()).collect();
+    (serde_json::Value::from(ips).to_string(), serde_json::Value::from(via).to_string())
+}
 
 fn from_row(row: &AnyRow) -> Result<TokenRecord> {
     let scopes: &str = row.try_get("scopes")?;
@@ -102,6 +135,13 @@ fn from_row(row: &AnyRow) -> Result<TokenRecord> {
         revoked_at: row.try_get("revoked_at")?,
         last_failure_at: row.try_get("last_failure_at")?,
         last_failure_reason: row.try_get("last_failure_reason")?,
+        limits: limits_from_row(row)?,
+        rotated_at: row.try_get("rotated_at")?,
+        grace_ends_at: row.try_get("grace_ends_at")?,
+        leaked: match (row.try_get::<Option<i64>, _>("leaked_at")?, row.try_get::<Option<String>, _>("leaked_by")?) {
+            (Some(at), by) => Some((at, by.unwrap_or_default())),
+            (None, _) => None,
+        },
     })
 }
 
@@ -113,10 +153,11 @@ impl Store {
     pub async fn insert_token(&self, new: &NewToken<'_>, now: UnixTime) -> Result<TokenRecord> {
         let id = TokenId::random();
         let scopes = serde_json::to_string(new.scopes).map_err(|_| StoreError::Corrupt("scopes"))?;
+        let (ips, via) = limits_to_columns(new.limits);
         sqlx::query(
             "INSERT INTO tokens (uuid, hash, type, label, user_uuid, user_login, scopes, auto_refresh_window, \
-             expires_at, max_expires_at, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+             expires_at, max_expires_at, created_by, created_at, updated_at, allowed_ips, allowed_via) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14)",
         )
         .bind(id.to_string())
         .bind(new.hash.to_hex())
@@ -130,20 +171,30 @@ impl Store {
         .bind(new.expiry.max_expires_at())
         .bind(new.created_by)
         .bind(now)
+        .bind(ips)
+        .bind(via)
         .execute(&self.pool)
         .await
         .map_err(StoreError::from_write)?;
         self.token_by_id(id).await?.ok_or(StoreError::Vanished)
     }
 
+    /// The record a secret's hash belongs to, and which of its secrets it is (the
+    /// current one, or the one before the last rotation).
+    ///
     /// # Errors
     /// On a database failure.
-    pub async fn token_by_hash(&self, hash: &PatHash) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tokens WHERE hash = $1"))
-            .bind(hash.to_hex())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(from_row).transpose()
+    pub async fn token_by_hash(&self, hash: &PatHash) -> Result<Option<(TokenRecord, Secret)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS}, CAST(CASE WHEN hash = $1 THEN 1 ELSE 0 END AS BIGINT) AS current \
+             FROM tokens WHERE hash = $1 OR old_hash = $1"
+        ))
+        .bind(hash.to_hex())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let current: i64 = row.try_get("current")?;
+        Ok(Some((from_row(&row)?, if current == 1 { Secret::Current } else { Secret::Previous })))
     }
 
     /// # Errors

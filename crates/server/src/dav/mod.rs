@@ -117,6 +117,7 @@ async fn authenticate(state: &AppState, headers: &HeaderMap, ip: Option<std::net
     };
     let principal = state.cells.authenticate(credential, Usage { via: Via::Webdav, ip }).await?;
     tracing::Span::current().record("user", principal.login.as_str());
+    crate::observe::note_token_expiry(&principal);
     Ok(principal)
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod io;
 mod keys;
 mod oauth;
 mod ops;
+mod token_life;
 mod tokens;
 mod tree;
 mod users;
@@ -27,7 +28,11 @@ pub fn router(state: AppState) -> Router {
         .route("/a/auth/token/impersonate", post(tokens::impersonate_token))
         .route("/a/auth/token/document", post(tokens::create_document_token))
         .route("/a/auth/tokens", post(tokens::list_tokens))
+        .route("/a/auth/tokens/leaked", post(token_life::report_leaked))
         .route("/a/auth/tokens/{TokenId}", delete(tokens::revoke_token))
+        .route("/a/auth/tokens/{TokenId}/rotate", post(token_life::rotate_token))
+        .route("/a/auth/tokens/{TokenId}/activity", get(token_life::token_activity))
+        .route("/a/auth/token-policy", get(token_life::get_policy).put(token_life::put_policy))
         .route("/a/auth/keys", post(keys::register_key))
         .route("/a/auth/keys/list", post(keys::list_keys))
         .route("/a/auth/keys/{KeyId}", delete(keys::revoke_key))

@@ -31,6 +31,17 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     text.push_str("# TYPE cells_token_failure_writes_total counter\n");
     text.push_str(&format!("cells_token_failure_writes_total {}\n", state.cells.token_failure_writes()));
+    text.push_str(
+        "# HELP cells_token_activity_writes_total Batched writes of token activity (one transaction each).\n",
+    );
+    text.push_str("# TYPE cells_token_activity_writes_total counter\n");
+    text.push_str(&format!("cells_token_activity_writes_total {}\n", state.cells.token_activity_writes()));
+    // A scrape costs one indexed count; a failed one leaves the gauge out rather than lie.
+    if let Ok(expiring) = state.cells.tokens_expiring_soon().await {
+        text.push_str("# HELP cells_tokens_expiring_7d Tokens not revoked that expire within 7 days.\n");
+        text.push_str("# TYPE cells_tokens_expiring_7d gauge\n");
+        text.push_str(&format!("cells_tokens_expiring_7d {expiring}\n"));
+    }
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
 }
 

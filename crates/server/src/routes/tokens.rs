@@ -6,9 +6,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use cells_core::TokenId;
 use cells_core::expiry::ExpiryModel;
+use cells_core::limits::Limits;
+use cells_core::policy::TokenPolicy;
 use cells_core::scope::parse_scope_list;
 use cells_core::token::PatSecret;
-use cells_service::tokens::status;
+use cells_service::tokens::{EXPIRY_WARNING, beyond_policy, status};
 use cells_service::{TokenRecord, TokenSpec};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -51,6 +53,12 @@ pub struct CreateTokenRequest {
     expires_at: Option<i64>,
     #[serde(default)]
     scopes: Vec<String>,
+    /// Address blocks the token may be used from (`10.0.0.0/8`, `2001:db8::/32`).
+    #[serde(default)]
+    allowed_ips: Vec<String>,
+    /// Protocols it may be used through: `rest`, `io`, `webdav`, `sftp`.
+    #[serde(default)]
+    allowed_via: Vec<String>,
 }
 
 impl CreateTokenRequest {
@@ -59,7 +67,9 @@ impl CreateTokenRequest {
         let expiry = ExpiryModel::from_request(self.auto_refresh, self.expires_at.filter(|&at| at != 0))
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let scopes = parse_scope_list(&self.scopes).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        Ok(TokenSpec { label: self.label, expiry, scopes })
+        let limits =
+            Limits::parse(&self.allowed_ips, &self.allowed_via).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(TokenSpec { label: self.label, expiry, scopes, limits })
     }
 }
 
@@ -71,7 +81,9 @@ pub struct CreatedToken {
     uuid: String,
 }
 
-fn created((record, secret): (TokenRecord, PatSecret)) -> (StatusCode, crate::wire::NoStore, JsonAnswer<CreatedToken>) {
+pub(super) fn created(
+    (record, secret): (TokenRecord, PatSecret),
+) -> (StatusCode, crate::wire::NoStore, JsonAnswer<CreatedToken>) {
     let answer = CreatedToken { access_token: secret.expose().to_owned(), uuid: record.id.to_string() };
     (StatusCode::OK, crate::wire::no_store(), JsonAnswer(answer))
 }
@@ -139,12 +151,31 @@ pub struct TokenJson {
     revoked_at: Option<i64>,
     last_failure_at: Option<i64>,
     last_failure_reason: Option<String>,
-    /// `active`, `expired` or `revoked`, at the time of the answer.
+    allowed_ips: Vec<String>,
+    allowed_via: Vec<&'static str>,
+    rotated_at: Option<i64>,
+    grace_ends_at: Option<i64>,
+    /// When a leak report revoked it, and from which address.
+    leaked: Option<Leaked>,
+    /// The rules of the token policy in force that it breaks (made before a tightening).
+    beyond_policy: Vec<&'static str>,
+    /// Whether it expires within 7 days (and is not revoked or expired).
+    expires_soon: bool,
+    /// `active`, `expired`, `revoked` or `leaked`, at the time of the answer.
     status: &'static str,
 }
 
-impl From<&TokenRecord> for TokenJson {
-    fn from(record: &TokenRecord) -> Self {
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Leaked {
+    at: i64,
+    by: String,
+}
+
+impl TokenJson {
+    fn new(record: &TokenRecord, policy: &TokenPolicy) -> Self {
+        let now = cells_core::now();
+        let status = status(record, now);
         Self {
             uuid: record.id.to_string(),
             kind: record.kind.as_str(),
@@ -164,7 +195,14 @@ impl From<&TokenRecord> for TokenJson {
             revoked_at: record.revoked_at,
             last_failure_at: record.last_failure_at,
             last_failure_reason: record.last_failure_reason.clone(),
-            status: status(record, cells_core::now()),
+            allowed_ips: record.limits.ips().iter().map(ToString::to_string).collect(),
+            allowed_via: record.limits.via().iter().map(|v| v.as_str()).collect(),
+            rotated_at: record.rotated_at,
+            grace_ends_at: record.grace_ends_at,
+            leaked: record.leaked.as_ref().map(|(at, by)| Leaked { at: *at, by: by.clone() }),
+            beyond_policy: if status == "active" { beyond_policy(policy, record) } else { Vec::new() },
+            expires_soon: status == "active" && record.expires_at - now <= EXPIRY_WARNING,
+            status,
         }
     }
 }
@@ -189,7 +227,8 @@ pub async fn list_tokens(
 ) -> ApiResult<JsonAnswer<TokenList>> {
     let by_user = body.by_user.as_deref().filter(|login| !login.is_empty());
     let tokens = state.cells.list_tokens(&principal, by_user).await?;
-    Ok(JsonAnswer(TokenList { tokens: tokens.iter().map(TokenJson::from).collect() }))
+    let policy = state.cells.token_policy().await?;
+    Ok(JsonAnswer(TokenList { tokens: tokens.iter().map(|t| TokenJson::new(t, &policy)).collect() }))
 }
 
 #[derive(Serialize)]

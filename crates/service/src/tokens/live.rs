@@ -14,7 +14,7 @@ use cells_core::UnixTime;
 use cells_core::expiry::is_expired;
 use cells_core::scope::Scope;
 use cells_core::token::PatSecret;
-use cells_store::TokenRecord;
+use cells_store::{Secret, TokenRecord};
 
 use super::Usage;
 use super::usage::LiveUse;
@@ -23,13 +23,16 @@ use crate::{Cells, Principal, Result, ServiceError};
 /// A verified token in the cache, with its expiry as bumped in memory.
 pub(crate) struct LiveToken {
     pub(crate) record: TokenRecord,
+    /// Which of the record's secrets this entry's hash is.
+    secret: Secret,
     scopes: Option<Arc<[Scope]>>,
     usage: LiveUse,
 }
 
 impl LiveToken {
-    fn new(record: TokenRecord) -> Self {
+    fn new(record: TokenRecord, secret: Secret) -> Self {
         Self {
+            secret,
             scopes: if record.scopes.is_empty() { None } else { Some(record.scopes.clone().into()) },
             usage: LiveUse::new(
                 record.expires_at,
@@ -44,12 +47,23 @@ impl LiveToken {
     pub(crate) fn expires_at(&self) -> UnixTime {
         self.usage.expires_at()
     }
+
+    /// When this secret stops opening the token: its expiry, or for the secret before a
+    /// rotation, the end of its grace if sooner.
+    pub(crate) fn ends_at(&self) -> UnixTime {
+        match (self.secret, self.record.grace_ends_at) {
+            (Secret::Previous, Some(grace)) => grace.min(self.expires_at()),
+            (Secret::Previous, None) => UnixTime::MIN,
+            (Secret::Current, _) => self.expires_at(),
+        }
+    }
 }
 
 impl Cells {
     /// Validates a personal access token (its format and checksum already checked by the
-    /// caller's parse): cache (or database), not
-    /// revoked, not expired, user active, and (for Basic) the owner's login. Every
+    /// caller's parse): cache (or database), not revoked, not a rotated secret past its
+    /// grace, not expired, within its address and protocol limits, user active, and (for
+    /// Basic) the owner's login. Every
     /// failure is the same [`ServiceError::Unauthenticated`]; the reason is logged and,
     /// for a known token, kept in its audit data.
     pub(crate) async fn authenticate_pat(
@@ -78,10 +92,17 @@ impl Cells {
         let now = cells_core::now();
         let record = &live.record;
         if record.revoked_at.is_some() {
-            return Err(self.token_failure(&live, now, "revoked"));
+            let reason = if record.leaked.is_some() { "leaked" } else { "revoked" };
+            return Err(self.token_failure(&live, now, reason));
+        }
+        if live.secret == Secret::Previous && record.grace_ends_at.is_none_or(|ends| now >= ends) {
+            return Err(self.token_failure(&live, now, "rotated"));
         }
         if is_expired(now, live.expires_at()) {
             return Err(self.token_failure(&live, now, "expired"));
+        }
+        if let Err(outside) = record.limits.check(usage.ip, usage.via) {
+            return Err(self.token_failure(&live, now, outside.reason()));
         }
         let Ok(mut principal) = self.active_principal(record.user).await else {
             return Err(self.token_failure(&live, now, "user locked or deleted"));
@@ -90,6 +111,10 @@ impl Cells {
             return Err(self.token_failure(&live, now, "user name is not the owner's login"));
         }
         self.note_use(&live, now, usage);
+        if self.inner.activity.count(record.id, now, usage) {
+            let cells = self.clone();
+            tokio::spawn(async move { cells.flush_activity().await });
+        }
         principal.token = Some(record.id);
         principal.scopes.clone_from(&live.scopes);
         principal.epoch = epoch;
@@ -107,12 +132,12 @@ impl Cells {
 
     async fn load_live_token(&self, hash: &cells_core::token::PatHash) -> Result<Option<Arc<LiveToken>>> {
         let seen = self.caches().tokens.generation();
-        let Some(record) = self.store().token_by_hash(hash).await? else { return Ok(None) };
+        let Some((record, secret)) = self.store().token_by_hash(hash).await? else { return Ok(None) };
         if record.revoked_at.is_none() && !is_expired(cells_core::now(), record.expires_at) {
             self.caches().tokens_in_use.insert(*hash);
         }
         // Concurrent misses share the first entry, so its usage is written once.
-        Ok(Some(self.caches().tokens.insert_or_get(seen, *hash, Arc::new(LiveToken::new(record)))))
+        Ok(Some(self.caches().tokens.insert_or_get(seen, *hash, Arc::new(LiveToken::new(record, secret)))))
     }
 
     /// Logs a refusal of a known token, and writes it to the token's audit data at most

@@ -4,16 +4,22 @@
 //! counter, which clears every process's cache (see the `caches` module).
 
 mod keys;
+mod life;
 mod live;
+mod policy;
 mod usage;
 
 pub(crate) use keys::{LiveKey, digest as key_digest};
+pub(crate) use life::Activity;
+pub use life::{ACTIVITY_DAYS, ACTIVITY_FLUSH, EXPIRY_WARNING, MAX_GRACE, MAX_LEAK_REPORT};
 pub(crate) use live::LiveToken;
+pub use policy::{POLICY_SETTING, beyond_policy, made_for_other};
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cells_core::expiry::{ExpiryModel, is_expired};
+use cells_core::limits::Limits;
 use cells_core::scope::Scope;
 use cells_core::token::{self, PatSecret};
 use cells_core::{TokenId, TreePath, UnixTime};
@@ -41,6 +47,8 @@ pub struct TokenSpec {
     pub label: Option<String>,
     pub expiry: ExpiryModel,
     pub scopes: Vec<Scope>,
+    /// Address blocks and protocols it may be used from (empty: anywhere, any).
+    pub limits: Limits,
 }
 
 /// Counts writes of token usage (for `/metrics`, and to show the throttle works).
@@ -69,7 +77,7 @@ impl Cells {
     /// # Errors
     /// On a store failure.
     pub async fn self_service_tokens(&self) -> Result<bool> {
-        Ok(self.store().setting(SELF_SERVICE_SETTING).await?.as_deref() != Some("off"))
+        Ok(self.token_policy().await?.self_service)
     }
 
     /// Turns self-service token creation on or off.
@@ -139,15 +147,30 @@ impl Cells {
         let owner = self.store().user_by_id(principal.user).await?.ok_or(ServiceError::Unauthenticated)?;
         let spec = TokenSpec {
             label: Some(format!("Document {path}").chars().take(128).collect()),
-            expiry: ExpiryModel::AutoRefresh { window: DOCUMENT_WINDOW, max_expires_at: None },
+            expiry: self.document_expiry().await?,
             scopes: vec![Scope { node: node.id, rights }],
+            limits: Limits::default(),
         };
         self.issue(&owner, TokenType::Document, spec, principal.login.as_str()).await
     }
 
-    /// Users other than admins make their own tokens only while self-service is on.
+    /// A document token's expiry: 30 minutes of auto refresh, shortened and capped as
+    /// the policy asks (capped at `MaxExpiresIn`, or 7 days when only a cap is asked for).
+    async fn document_expiry(&self) -> Result<ExpiryModel> {
+        let policy = self.token_policy().await?;
+        let window = policy.max_auto_refresh.map_or(DOCUMENT_WINDOW, |max| max.min(DOCUMENT_WINDOW));
+        let cap = match (policy.max_expires_in, policy.auto_refresh_needs_cap) {
+            (Some(max), _) => Some(max),
+            (None, true) => Some(EXPIRY_WARNING),
+            (None, false) => None,
+        };
+        Ok(ExpiryModel::AutoRefresh { window, max_expires_at: cap.map(|c| cells_core::now().saturating_add(c)) })
+    }
+
+    /// Users other than admins make their own tokens only while self-service is on for
+    /// them (the policy's default, or its exception for their login).
     pub(crate) async fn check_self_service(&self, principal: &Principal) -> Result<()> {
-        if principal.admin().is_err() && !self.self_service_tokens().await? {
+        if principal.admin().is_err() && !self.token_policy().await?.self_service_for(principal.login.as_str()) {
             return Err(ServiceError::Forbidden("creating your own tokens is turned off: ask an admin".into()));
         }
         Ok(())
@@ -202,6 +225,8 @@ impl Cells {
         }
         let now = cells_core::now();
         let expires_at = spec.expiry.initial_expiry(now).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        let for_other = !created_by.eq_ignore_ascii_case(owner.login.as_str());
+        self.check_policy(&spec.expiry, expires_at, now, !spec.scopes.is_empty(), for_other).await?;
         let secret = token::generate();
         let new = NewToken {
             hash: &secret.hash(),
@@ -213,6 +238,7 @@ impl Cells {
             expiry: spec.expiry,
             expires_at,
             created_by,
+            limits: &spec.limits,
         };
         let record = self.store().insert_token(&new, now).await?;
         tracing::info!(token = %record.id, owner = %owner.login, created_by, "personal access token created");
@@ -266,13 +292,28 @@ impl Cells {
     /// # Errors
     /// 404 when there is no such token, or it is someone else's and the caller no admin.
     pub async fn revoke_token(&self, principal: &Principal, id: TokenId) -> Result<bool> {
-        Self::unrestricted(principal)?;
-        let missing = || ServiceError::NotFound(format!("no token {id}"));
-        let record = self.store().token_by_id(id).await?.ok_or_else(missing)?;
-        if !Self::may_revoke(principal, record.user) {
-            return Err(missing());
-        }
+        let record = self.owned_token(principal, id).await?;
         self.revoke(&record).await
+    }
+
+    /// `cells admin token revoke --beyond-policy`: revokes every token not revoked nor
+    /// expired that breaks the policy in force; returns them.
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub async fn revoke_beyond_policy(&self, _: Admin) -> Result<Vec<TokenRecord>> {
+        let policy = self.token_policy().await?;
+        let now = cells_core::now();
+        let mut ended = Vec::new();
+        for record in self.store().all_tokens().await? {
+            if status(&record, now) == "active"
+                && !beyond_policy(&policy, &record).is_empty()
+                && self.revoke(&record).await?
+            {
+                ended.push(record);
+            }
+        }
+        Ok(ended)
     }
 
     /// Revokes any token, for the CLI.
@@ -312,13 +353,18 @@ impl Cells {
             Ok(n) => tracing::info!(pruned = n, "pruned old token records"),
             Err(err) => tracing::warn!(error = %err, "cannot prune token records"),
         }
+        if let Err(err) = self.store().prune_token_activity(cells_core::now() - ACTIVITY_DAYS * 86_400).await {
+            tracing::warn!(error = %err, "cannot prune token activity");
+        }
     }
 }
 
 /// A token's status at `now`, for listings.
 #[must_use]
 pub fn status(record: &TokenRecord, now: UnixTime) -> &'static str {
-    if record.revoked_at.is_some() {
+    if record.leaked.is_some() {
+        "leaked"
+    } else if record.revoked_at.is_some() {
         "revoked"
     } else if is_expired(now, record.expires_at) {
         "expired"

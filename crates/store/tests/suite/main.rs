@@ -221,6 +221,7 @@ store_suite!(
     revoking_bumps_the_change_counter_once,
     usage_never_lowers_the_expiry_and_failures_are_kept,
     pruning_removes_only_long_dead_tokens,
+    limits_rotation_leaks_and_activity_round_trip,
     ssh_keys_are_unique_while_not_revoked_and_found_by_fingerprint,
     ssh_key_usage_never_lowers_the_expiry_and_old_keys_are_pruned,
     children_of_lists_every_child_by_name_like_list_children,
