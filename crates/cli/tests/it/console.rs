@@ -201,3 +201,52 @@ async fn a_user_uploads_and_makes_a_read_only_token_in_the_browser() {
     assert_eq!(tokens[0]["AutoRefreshWindow"], 0, "hard limit");
     assert_eq!(tokens[0]["Status"], "active");
 }
+
+#[tokio::test]
+async fn a_user_rotates_limits_and_sees_a_leaked_token_in_the_browser() {
+    let server = TestServer::start();
+    let admin = server.admin().await;
+    let bob = server.user(&admin, "bob", "bob-Pässword-2").await;
+
+    let result = run_scenario(
+        &server,
+        "life.mjs",
+        &[("CELLS_LOGIN", "bob"), ("CELLS_PASSWORD", "bob-Pässword-2"), ("CELLS_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+    );
+    assert_eq!(result["uses"], 2, "{result}");
+    assert_eq!(result["io"], 401, "{result}");
+
+    // What the browser did, as the API tells it: three tokens (the one beyond the policy
+    // was not made), each with what the form gave it.
+    let tokens = bob.post("/a/auth/tokens", &json!({})).await.expect(200).json();
+    let tokens = tokens["Tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 3, "{tokens:?}");
+    let token = |label: &str| {
+        tokens.iter().find(|t| t["Label"] == label).unwrap_or_else(|| panic!("no token {label:?} in {tokens:?}"))
+    };
+    let rotated = token("Rotate me ü #1");
+    assert_eq!(rotated["Status"], "leaked", "{rotated}");
+    assert_eq!(rotated["Leaked"]["By"], "127.0.0.1", "{rotated}");
+    let rotated_at = rotated["RotatedAt"].as_i64().unwrap_or_else(|| panic!("rotated: {rotated}"));
+    assert!(rotated["GraceEndsAt"].as_i64().is_some_and(|ends| ends <= rotated_at + 1), "no grace last: {rotated}");
+    let elsewhere = token("Elsewhere only");
+    assert_eq!(elsewhere["AllowedIps"], json!(["192.0.2.0/24"]), "{elsewhere}");
+    assert_eq!(elsewhere["AllowedVia"], json!([]), "{elsewhere}");
+    assert_eq!(elsewhere["BeyondPolicy"], json!(["MaxExpiresIn"]), "{elsewhere}");
+    assert_eq!(elsewhere["LastUsedAt"], Value::Null, "refused uses are not uses: {elsewhere}");
+    let loopback = token("Loopback, REST only");
+    let ips = loopback["AllowedIps"].as_array().unwrap();
+    assert!(ips.len() == 2 && ips[0] == "127.0.0.0/8", "{loopback}");
+    assert_eq!(loopback["AllowedVia"], json!(["rest"]), "{loopback}");
+    assert_eq!(loopback["ExpiresSoon"], true, "{loopback}");
+    assert_eq!(loopback["LastUsedIp"], "127.0.0.1", "{loopback}");
+
+    let policy = admin.get("/a/auth/token-policy").await.expect(200).json();
+    assert_eq!(policy["MaxExpiresIn"], 7 * 86_400, "{policy}");
+    assert_eq!(policy["SelfService"], true, "{policy}");
+    assert_eq!(policy["SelfServiceUsers"], json!({"carol": true, "dave": true}), "{policy}");
+
+    // The rotated token wrote before its leak; the REST-only one could not.
+    assert_eq!(bob.download("/personal-files/written by the rotated token.txt").await.expect(200).text(), "rotated\n");
+    assert!(!bob.names("/personal-files").await.contains(&"via io.txt".to_owned()));
+}

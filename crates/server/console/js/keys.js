@@ -5,7 +5,7 @@
 
 import { call } from './api.js';
 import { forgetPaths } from './tree.js';
-import { expiryModel, lastUsed, parseScope, scopeItem, status, UNITS } from './tokens.js';
+import { expiryModel, lastUsed, parseScope, scopeItem, status, UNITS } from './token_cells.js';
 import {
   append, capital, clear, confirmDialog, dateTime, errorBox, field, h, modal, relative, showError, showInfo, table, td,
 } from './ui.js';

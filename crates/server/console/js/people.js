@@ -1,11 +1,13 @@
 // People (admins): the users with their number of active tokens, search, create, lock
-// and unlock, delete; and one user's page with their personal access tokens.
+// and unlock, delete; the token policy (policy.js) under them; and one user's page with
+// their personal access tokens.
 // The token counts are computed here from the admin's token list (POST /a/auth/tokens
 // without ByUser lists everyone's), so no route exists only for the console.
 
 import { call } from './api.js';
 import { go } from './nav.js';
 import { keyPanel } from './keys.js';
+import { policyPanel } from './policy.js';
 import { tokenPanel } from './tokens.js';
 import {
   append, clear, confirmDialog, copyButton, dateTime, errorBox, field, h, modal, showError, showInfo, table, td,
@@ -113,12 +115,15 @@ export async function renderPeople(view, me) {
   });
 
   draw();
+  const policy = policyPanel();
   clear(
     view,
     h('div', { class: 'page-head' }, h('h1', { text: 'People' }), add),
     h('div', { class: 'toolbar' }, h('label', { for: 'people-search', text: 'Search' }), search, count),
     body,
+    policy,
   );
+  await policy.load();
 }
 
 /** The + form; resolves with the new user, or null. */
