@@ -102,7 +102,7 @@ export function status(token, now = Date.now() / 1000) {
   }
   parts.push(rotation(token, now));
   if (token.BeyondPolicy && token.BeyondPolicy.length) {
-    parts.push(h('div', { class: 'beyond' },
+    parts.push(h('div', { class: 'beyond-policy' },
       h('span', { class: 'badge beyond', text: 'beyond policy' }),
       h('ul', { class: 'plain small' }, token.BeyondPolicy.map((rule) => h('li', {}, h('code', { text: rule }), RULES[rule] ? `: ${RULES[rule]}` : '')))));
   }
