@@ -46,6 +46,7 @@ pub struct PolicyError {
 }
 
 /// What a credential is, for the policy.
+#[non_exhaustive]
 pub struct Made<'a> {
     pub expiry: &'a ExpiryModel,
     /// `ExpiresAt` when it was made.
@@ -54,7 +55,6 @@ pub struct Made<'a> {
     pub has_scopes: bool,
     /// Made by an admin or the CLI for another user.
     pub for_other: bool,
-    _private: (),
 }
 
 impl<'a> Made<'a> {
@@ -66,7 +66,7 @@ impl<'a> Made<'a> {
         has_scopes: bool,
         for_other: bool,
     ) -> Self {
-        Self { expiry, expires_at, made_at, has_scopes, for_other, _private: () }
+        Self { expiry, expires_at, made_at, has_scopes, for_other }
     }
 }
 
