@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::tokens::policy::{PolicyChange, PolicyFile, StartPolicyArgs};
+
 pub const DEFAULT_DATA: &str = "./cells-data";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_SFTP_BIND: &str = "127.0.0.1:2022";
@@ -49,6 +51,8 @@ pub struct ServerArgs {
     /// closed: idle keep-alive, a stalled upload or download (default 2m).
     #[arg(long, env = "CELLS_HTTP_IDLE_TIMEOUT")]
     pub http_idle_timeout: Option<String>,
+    #[command(flatten)]
+    pub tokens: StartPolicyArgs,
 }
 
 /// The TOML file: the same settings, in snake case.
@@ -63,6 +67,8 @@ struct FileConfig {
     trusted_proxies: Option<Vec<String>>,
     http_header_timeout: Option<String>,
     http_idle_timeout: Option<String>,
+    /// The token policy written at start (`[tokens]`, keys as the `--token-*` flags).
+    tokens: Option<PolicyFile>,
 }
 
 /// The resolved settings.
@@ -74,6 +80,8 @@ pub struct Settings {
     pub database_url: String,
     pub storage: cells_service::Storage,
     pub http: cells_server::Options,
+    /// The fields of the token policy the configuration gives (see [`crate::tokens::policy`]).
+    pub token_policy: PolicyChange,
 }
 
 /// A duration setting (`30s`, `2m`), with its name for the error.
@@ -159,7 +167,9 @@ impl Settings {
                 defaults.idle_timeout,
             )?,
         };
+        let token_policy = server.tokens.change().over(file.tokens.unwrap_or_default().change()?);
         Ok(Self {
+            token_policy,
             http: cells_server::Options { limits, trusted_proxies },
             bind: server.bind.clone().or(file.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned()),
             sftp_bind: server.sftp_bind.clone().or(file.sftp_bind).unwrap_or_else(|| DEFAULT_SFTP_BIND.to_owned()),
@@ -244,5 +254,37 @@ mod tests {
             settings.storage,
             cells_service::Storage::Bucket("s3://cells?endpoint=http://127.0.0.1:9000".into())
         );
+    }
+
+    #[test]
+    fn the_token_policy_comes_from_the_flags_then_the_file() {
+        use crate::tokens::policy::{Limit, PolicyChange, StartPolicyArgs};
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("cells.toml");
+        let write = |text: &str| std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        write("[tokens]\nmax_expires_in = \"30d\"\nmax_auto_refresh = \"none\"\nscopes_for_others = true\n");
+        let store = StoreArgs { config: Some(file.clone()), ..StoreArgs::default() };
+        let settings = Settings::resolve(&store, &ServerArgs::default()).unwrap_or_else(|e| panic!("{e}"));
+        let thirty = cells_core::duration::parse_duration("30d").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            settings.token_policy,
+            PolicyChange {
+                max_expires_in: Some(Limit::Within(thirty)),
+                max_auto_refresh: Some(Limit::Unlimited),
+                scopes_for_others: Some(true),
+                ..PolicyChange::default()
+            }
+        );
+        let tokens = StartPolicyArgs { token_max_expires_in: Some(Limit::Unlimited), ..StartPolicyArgs::default() };
+        let server = ServerArgs { tokens, ..ServerArgs::default() };
+        let settings = Settings::resolve(&store, &server).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.token_policy.max_expires_in, Some(Limit::Unlimited), "the flag wins");
+        assert_eq!(settings.token_policy.scopes_for_others, Some(true), "the file fills the rest");
+        for (bad, said) in [("max_expires_in = \"1.5d\"", "max_expires_in"), ("max_expires = \"1d\"", "max_expires")] {
+            write(&format!("[tokens]\n{bad}\n"));
+            let err =
+                Settings::resolve(&store, &ServerArgs::default()).err().map(|e| format!("{e:#}")).unwrap_or_default();
+            assert!(err.contains(said), "{bad}: {err}");
+        }
     }
 }

@@ -59,6 +59,7 @@ pub async fn run(args: StartArgs) -> anyhow::Result<()> {
         }
         None => {}
     }
+    crate::tokens::policy::apply_at_start(&cells, &settings.token_policy).await?;
     let listener = tokio::net::TcpListener::bind(&settings.bind)
         .await
         .with_context(|| format!("cannot listen on {}", settings.bind))?;
