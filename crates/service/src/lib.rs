@@ -231,8 +231,10 @@ impl Cells {
         Ok(self.inner.store.integrity_check().await?)
     }
 
-    /// Closes the database cleanly.
+    /// Closes the database cleanly, once the token activity counted in memory is written
+    /// (else a graceful stop would lose up to a flush interval of it).
     pub async fn close(&self) {
+        self.flush_activity().await;
         self.inner.store.close().await;
     }
 }

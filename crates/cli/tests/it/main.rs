@@ -15,6 +15,9 @@
 //! - `tokens`: personal access tokens from the CLI, in use, expiring and revoked.
 //! - `token_rest`: token management over REST, document tokens, self-service.
 //! - `token_safety`: usage writes under load, no token or hash leaked, throttling.
+//! - `token_leaks`: leak reports without login, in three shapes, counting what they revoked.
+//! - `token_activity`: uses per hour, address and protocol, written in batches; the gauge.
+//! - `token_policy`: the admin's token policy, each rule refusing beside a control.
 //! - `scopes`: what a token restricted by scopes may reach.
 //! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
 //! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
@@ -70,6 +73,9 @@ mod sftp_rclone;
 mod sftp_revoke;
 mod sftp_scopes;
 mod support;
+mod token_activity;
+mod token_leaks;
+mod token_policy;
 mod token_rest;
 mod token_safety;
 mod tokens;

@@ -134,9 +134,13 @@ pub async fn get_policy(
 pub async fn put_policy(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    Json(policy): Json<TokenPolicy>,
+    Json(policy): Json<serde_json::Map<String, Value>>,
 ) -> ApiResult<JsonAnswer<TokenPolicy>> {
     let admin = principal.admin()?;
+    // An object only: serde would take a list as the fields in order, and `[]` as the
+    // open policy.
+    let policy: TokenPolicy = serde_json::from_value(Value::Object(policy))
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
     Ok(JsonAnswer(state.cells.set_token_policy(admin, policy).await?))
 }
 
