@@ -86,7 +86,7 @@ async fn token_activity_counts_uses_per_address_and_protocol_for_the_owner_and_a
     for _ in 0..2 {
         sftp_batch(&server, "alice", &token, local_dir.path(), "ls /\n").expect_ok();
     }
-    // Refusals are no uses: bob's name with alice's token, a scope-less typo.
+    // A refusal is no use: bob's name with alice's token.
     server.basic("bob", &token).get("/a/tree/").await.expect(401);
 
     let expected: BTreeMap<_, _> = [local("rest", 6), local("io", 3), local("webdav", 4), local("sftp", 2)].into();

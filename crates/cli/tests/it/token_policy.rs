@@ -377,7 +377,7 @@ async fn token_policy_document_tokens_are_shaped_to_fit_a_strict_policy() {
     assert_eq!(capped["AutoRefreshWindow"], 600, "{capped}");
     assert!(near(&capped["MaxExpiresAt"], at + DAY), "{capped}");
     assert_eq!(capped["BeyondPolicy"], json!([]), "{capped}");
-    assert_eq!(open_flags(&admin, &open).await, json!(["MaxAutoRefresh", "AutoRefreshNeedsCap"]));
+    assert_eq!(flags_of(&admin, &open).await, json!(["MaxAutoRefresh", "AutoRefreshNeedsCap"]));
 
     // A cap asked for without a limit: a week; a longer window allowed: still 30 minutes.
     set_policy(&admin, &json!({"AutoRefreshNeedsCap": true, "MaxAutoRefresh": 7200})).await;
@@ -387,6 +387,6 @@ async fn token_policy_document_tokens_are_shaped_to_fit_a_strict_policy() {
     assert_eq!(week["BeyondPolicy"], json!([]), "{week}");
 }
 
-async fn open_flags(admin: &Session, record: &Value) -> Value {
+async fn flags_of(admin: &Session, record: &Value) -> Value {
     record_of(admin, record["Uuid"].as_str().unwrap()).await["BeyondPolicy"].clone()
 }
