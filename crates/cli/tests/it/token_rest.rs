@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::support::{Session, TestServer, cli_ok, within_a_second};
 use crate::tokens::{is_pat, record, records};
 
-const FIELDS: [&str; 19] = [
+const FIELDS: [&str; 26] = [
     "Uuid",
     "Type",
     "Label",
@@ -27,6 +27,13 @@ const FIELDS: [&str; 19] = [
     "LastFailureAt",
     "LastFailureReason",
     "Status",
+    "AllowedIps",
+    "AllowedVia",
+    "RotatedAt",
+    "GraceEndsAt",
+    "Leaked",
+    "BeyondPolicy",
+    "ExpiresSoon",
 ];
 
 fn now() -> i64 {

@@ -170,8 +170,9 @@ impl Cells {
         Ok((record, secret))
     }
 
-    /// `POST /a/auth/tokens/leaked`: revokes every token among `tokens` that still opens
-    /// something, marks it leaked by `reporter`, and says only how many. Needs no login:
+    /// `POST /a/auth/tokens/leaked`: revokes every token among `tokens` not revoked yet
+    /// (expired ones too: an auto-refresh token may be valid in memory for a while past
+    /// its stored expiry), marks it leaked by `reporter`, and says only how many. Needs no login:
     /// holding a token proves the right to end it. Strings that are not tokens (format,
     /// checksum) are skipped without any lookup; nothing of them is logged.
     ///
