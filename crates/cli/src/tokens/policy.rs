@@ -246,10 +246,13 @@ pub async fn run(cells: &Cells, admin: Admin, args: PolicyArgs) -> Result<ExitCo
         show(&cells.token_policy().await?);
         return Ok(ExitCode::SUCCESS);
     }
-    // An exception for a login that does not exist is a typo (removing one is not).
+    // An exception for a login that does not exist is a typo (removing one is not). The
+    // policy keeps logins in lower case, as users are told apart.
     for (login, state) in &change.self_service_users {
-        if state.is_some() {
-            cells.get_user(admin, login).await?;
+        if state.is_some()
+            && let Err(err) = cells.get_user(admin, login).await
+        {
+            cells.get_user(admin, &login.to_lowercase()).await.map_err(|_| err)?;
         }
     }
     let policy = cells.set_token_policy(admin, change.apply(cells.token_policy().await?)).await?;

@@ -18,6 +18,8 @@
 //! - `token_leaks`: leak reports without login, in three shapes, counting what they revoked.
 //! - `token_activity`: uses per hour, address and protocol, written in batches; the gauge.
 //! - `token_policy`: the admin's token policy, each rule refusing beside a control.
+//! - `token_cli_policy`: the wave-2 token commands of the CLI (limits, rotate, leaked,
+//!   list --expiring, revoke --beyond-policy, policy) and the policy `cells start` writes.
 //! - `scopes`: what a token restricted by scopes may reach.
 //! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
 //! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
@@ -73,6 +75,7 @@ mod sftp_rclone;
 mod sftp_revoke;
 mod sftp_scopes;
 mod support;
+mod token_cli_policy;
 mod token_activity;
 mod token_leaks;
 mod token_policy;

@@ -200,6 +200,11 @@ impl TestServer {
             "CELLS_TRUSTED_PROXIES",
             "CELLS_HTTP_HEADER_TIMEOUT",
             "CELLS_HTTP_IDLE_TIMEOUT",
+            "CELLS_TOKEN_MAX_EXPIRES_IN",
+            "CELLS_TOKEN_MAX_AUTO_REFRESH",
+            "CELLS_TOKEN_AUTO_REFRESH_NEEDS_CAP",
+            "CELLS_TOKEN_SCOPES_FOR_OTHERS",
+            "CELLS_TOKEN_SELF_SERVICE",
         ] {
             command.env_remove(name);
         }
