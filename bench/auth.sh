@@ -4,6 +4,10 @@
 # Against one cells server (request logs off), wrk drives for $DURATION seconds each:
 #   pat-bearer   GET /io/personal-files/small.bin (4 KiB), Authorization: Bearer cpat_...
 #   pat-basic    the same, Basic admin:cpat_...
+#                (the token carries limits, as a careful user's would: 4 address blocks,
+#                the one that holds the client, 127.0.0.1, last, and 2 protocols, rest
+#                and io; an auto-refresh window of 1 h, so its answers also carry
+#                Cells-Token-Expires-At)
 #   login-token  the same, Bearer <access token from POST /oauth2/token>
 #   password     the same, Basic admin:password (verified once, then cached)
 #   no-auth      the same GET without credentials
@@ -68,7 +72,11 @@ done
 
 ACCESS="$(curl -fsS "$URL/oauth2/token" -d grant_type=password -d username=admin -d "password=$PASSWORD" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
-PAT="$("$CELLS_BIN" admin --data "$TMP/data" user token -u admin -a 1h -q)"
+# The PAT rows use a token with limits, checked on every request after the cache hit.
+LIMITS='"AllowedIps": ["10.0.0.0/8", "fd00::/8", "192.168.0.0/16", "127.0.0.1/32"], "AllowedVia": ["rest", "io"]'
+PAT="$(curl -fsS "$URL/a/auth/token/personal" -H "Authorization: Bearer $ACCESS" -H 'Content-Type: application/json' \
+    -d "{\"Label\": \"bench/auth.sh\", \"AutoRefresh\": 3600, $LIMITS}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["AccessToken"])')"
 head -c 4096 /dev/urandom >"$TMP/small.bin"
 curl -fsS -o /dev/null -T "$TMP/small.bin" -H "Authorization: Bearer $PAT" "$URL/io/personal-files/small.bin"
 
@@ -87,6 +95,11 @@ for name in "${ORDER[@]}"; do
     got="$(curl -s -o /dev/null -w '%{http_code}' -H "${HEADER[$name]}" "${TARGET[$name]}")"
     [[ "$got" == 200 ]] || die "$name: ${TARGET[$name]} answered $got (no-auth needs a build with --features bench-anonymous)"
 done
+# The limits hold: the same token through WebDAV, or from 127.0.0.2, is refused.
+got="$(curl -s -o /dev/null -w '%{http_code}' -H "${HEADER[pat-bearer]}" "$URL/dav/personal-files/small.bin")"
+[[ "$got" == 401 ]] || die "the token's protocol limit did not hold: WebDAV answered $got"
+got="$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 -H "${HEADER[pat-bearer]}" "$FILE")"
+[[ "$got" == 401 ]] || die "the token's address limit did not hold: a request from 127.0.0.2 got $got"
 
 # Rounds interleave the rows, so a machine that slows down (or speeds up) during the run
 # does not favour the rows measured first; each row's figure is its median.
@@ -112,7 +125,8 @@ report, duration, conns, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv
 import statistics
 runs = {$(for n in "${ORDER[@]}"; do printf '"%s": [%s], ' "$n" "$(echo ${RPS[$n]} | tr ' ' ',')"; done)}
 rps = {name: statistics.median(values) for name, values in runs.items()}
-lines = [f"wrk -t2 -c{conns} -d{duration}s, 4 KiB GET /io/personal-files/small.bin, median of {len(runs['no-auth'])} interleaved rounds", "",
+lines = [f"wrk -t2 -c{conns} -d{duration}s, 4 KiB GET /io/personal-files/small.bin, median of {len(runs['no-auth'])} interleaved rounds;",
+         "the PAT carries 4 address blocks (the client's last) and 2 protocols (rest, io)", "",
          "| credentials | req/s | vs no-auth | vs pat-bearer |", "|---|---:|---:|---:|"]
 for n in names:
     lines.append(f"| {n} | {rps[n]:.0f} | {rps[n] / rps['no-auth']:.2f}x | {rps[n] / rps['pat-bearer']:.2f}x |")
