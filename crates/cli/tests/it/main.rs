@@ -18,6 +18,8 @@
 //! - `token_leaks`: leak reports without login, in three shapes, counting what they revoked.
 //! - `token_activity`: uses per hour, address and protocol, written in batches; the gauge.
 //! - `token_policy`: the admin's token policy, each rule refusing beside a control.
+//! - `token_limits`: address and protocol limits on every front end; the expiry header.
+//! - `token_rotation`: a new secret with a grace for the old, on one node and on two.
 //! - `token_cli_policy`: the wave-2 token commands of the CLI (limits, rotate, leaked,
 //!   list --expiring, revoke --beyond-policy, policy) and the policy `cells start` writes.
 //! - `scopes`: what a token restricted by scopes may reach.
@@ -78,8 +80,10 @@ mod support;
 mod token_activity;
 mod token_cli_policy;
 mod token_leaks;
+mod token_limits;
 mod token_policy;
 mod token_rest;
+mod token_rotation;
 mod token_safety;
 mod tokens;
 mod tour;
