@@ -57,6 +57,13 @@ impl std::fmt::Debug for Proof {
 }
 
 impl Principal {
+    /// Whether the personal access token this principal came with is held to some
+    /// addresses or protocols.
+    #[must_use]
+    pub fn token_limited(&self) -> bool {
+        matches!(&self.proof, Proof::Pat { live, .. } if !live.record.limits.is_empty())
+    }
+
     /// When the personal access token this principal came with expires (as auto refresh
     /// has pushed it), or the end of its grace for a rotated secret; `None` for other
     /// credentials.

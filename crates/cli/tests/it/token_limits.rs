@@ -355,3 +355,40 @@ async fn a_token_expiring_within_a_week_says_when_on_every_answer() {
     assert_refused(&refused);
     assert_eq!(refused.header("Cells-Token-Expires-At"), None);
 }
+
+/// A token held to addresses or protocols manages no credentials: otherwise it could
+/// make a token (or register a key) without its limits, usable from anywhere. The same
+/// user's unlimited token can, beside it.
+#[tokio::test]
+async fn a_limited_token_cannot_make_an_unlimited_one() {
+    let f = Fixture::new().await;
+    let expires = unix_now() + 3_600;
+    let (limited, _) = f.token(json!({"AllowedIps": ["127.0.0.0/8"]})).await;
+    let (via_rest, _) = f.token(json!({"AllowedVia": ["rest"]})).await;
+    let (open, _) = f.token(json!({})).await;
+    let new = json!({"Label": "escape", "ExpiresAt": expires});
+    for token in [&limited, &via_rest] {
+        let session = f.server.bearer(token);
+        // The token itself works here (a control for the refusals below).
+        assert_eq!(rest(&session, None).await.status, 200);
+        let refused = session.post("/a/auth/token/personal", &new).await;
+        assert_eq!(refused.status, 403, "{}", refused.text());
+        assert!(refused.text().contains("addresses or protocols"), "{}", refused.text());
+        assert_eq!(session.post("/a/auth/tokens", &json!({})).await.status, 403);
+    }
+    assert_eq!(f.server.bearer(&open).post("/a/auth/token/personal", &new).await.status, 200);
+
+    // An admin's limited token does not impersonate either; their password does.
+    let created = f
+        .admin
+        .post("/a/auth/token/personal", &json!({"ExpiresAt": expires, "AllowedVia": ["rest"]}))
+        .await
+        .expect(200)
+        .json();
+    let admin_limited = f.server.bearer(created["AccessToken"].as_str().unwrap());
+    let impersonate = json!({"UserLogin": "alice", "ExpiresAt": expires});
+    assert_eq!(admin_limited.post("/a/auth/token/impersonate", &impersonate).await.status, 403);
+    assert_eq!(f.admin.post("/a/auth/token/impersonate", &impersonate).await.status, 200);
+    let listed = records(&f.admin, Some("alice")).await;
+    assert_eq!(listed.iter().filter(|t| t["Label"] == "escape").count(), 1, "only the open token's creation");
+}

@@ -106,9 +106,9 @@ pub async fn impersonate_token(
     Authenticated(principal): Authenticated,
     Json(mut body): Json<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, crate::wire::NoStore, JsonAnswer<CreatedToken>)> {
-    let admin = principal.admin()?;
+    principal.admin()?;
     let login = body.user_login.take().ok_or_else(|| ApiError::bad_request("UserLogin is required"))?;
-    Ok(created(state.cells.create_token_for(admin, &login, body.spec()?, principal.login.as_str()).await?))
+    Ok(created(state.cells.impersonate_token(&principal, &login, body.spec()?).await?))
 }
 
 #[derive(Deserialize)]

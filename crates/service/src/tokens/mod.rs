@@ -176,13 +176,32 @@ impl Cells {
         Ok(())
     }
 
+    /// Credentials are managed only with unrestricted ones: a token narrowed by scopes,
+    /// or held to addresses or protocols, could otherwise make one without its limits.
     pub(crate) fn unrestricted(principal: &Principal) -> Result<()> {
-        if principal.scopes.is_some() {
+        if principal.scopes.is_some() || principal.token_limited() {
             return Err(ServiceError::Forbidden(
-                "a token restricted by scopes cannot manage tokens or SSH keys".into(),
+                "a token restricted by scopes, addresses or protocols cannot manage tokens or SSH keys".into(),
             ));
         }
         Ok(())
+    }
+
+    /// `POST /a/auth/token/impersonate`: an admin, with unrestricted credentials, makes a
+    /// token for any user.
+    ///
+    /// # Errors
+    /// 403 for a non-admin or restricted credentials; otherwise as
+    /// [`Cells::create_token_for`].
+    pub async fn impersonate_token(
+        &self,
+        principal: &Principal,
+        login: &str,
+        spec: TokenSpec,
+    ) -> Result<(TokenRecord, PatSecret)> {
+        Self::unrestricted(principal)?;
+        let admin = principal.admin()?;
+        self.create_token_for(admin, login, spec, principal.login.as_str()).await
     }
 
     /// Whose credentials (tokens, SSH keys) a caller listing them with `by_user` gets:
