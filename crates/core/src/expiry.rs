@@ -87,6 +87,18 @@ impl ExpiryModel {
         }
     }
 
+    /// When a token of this model ends whatever its use: the hard limit (`expires_at`,
+    /// its record's `ExpiresAt`), or the cap of an auto refresh; `None` for an auto
+    /// refresh without a cap, which lives as long as it is used. What expiry warnings
+    /// are about: an auto-refresh token in use is never about to lapse.
+    #[must_use]
+    pub const fn hard_end(&self, expires_at: UnixTime) -> Option<UnixTime> {
+        match *self {
+            Self::HardLimit { .. } => Some(expires_at),
+            Self::AutoRefresh { max_expires_at, .. } => max_expires_at,
+        }
+    }
+
     /// The `MaxExpiresAt` column: set only for a capped auto refresh.
     #[must_use]
     pub const fn max_expires_at(&self) -> Option<UnixTime> {

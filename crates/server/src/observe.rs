@@ -94,14 +94,15 @@ fn method_name(method: &axum::http::Method) -> &'static str {
 }
 
 tokio::task_local! {
-    /// The expiry of the personal access token a request came with, set where the
-    /// request is authenticated, read when its answer leaves.
+    /// When the personal access token a request came with ends whatever its use (hard
+    /// limit, cap, end of a rotated secret's grace), set where the request is
+    /// authenticated, read when its answer leaves.
     static TOKEN_EXPIRY: std::cell::Cell<Option<i64>>;
 }
 
 /// Notes the expiry of the token a principal came with, for `Cells-Token-Expires-At`.
 pub fn note_token_expiry(principal: &cells_service::Principal) {
-    let _ = TOKEN_EXPIRY.try_with(|slot| slot.set(principal.token_expires_at()));
+    let _ = TOKEN_EXPIRY.try_with(|slot| slot.set(principal.token_ends_at()));
 }
 
 /// The header on answers to a token that expires within 7 days.

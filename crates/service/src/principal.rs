@@ -64,13 +64,13 @@ impl Principal {
         matches!(&self.proof, Proof::Pat { live, .. } if !live.record.limits.is_empty())
     }
 
-    /// When the personal access token this principal came with expires (as auto refresh
-    /// has pushed it), or the end of its grace for a rotated secret; `None` for other
-    /// credentials.
+    /// When the personal access token this principal came with ends whatever its use
+    /// (its hard limit, its cap, or a rotated secret's end of grace), for the expiry
+    /// warning; `None` for an uncapped auto-refresh token and other credentials.
     #[must_use]
-    pub fn token_expires_at(&self) -> Option<cells_core::UnixTime> {
+    pub fn token_ends_at(&self) -> Option<cells_core::UnixTime> {
         match &self.proof {
-            Proof::Pat { live, .. } => Some(live.ends_at()),
+            Proof::Pat { live, .. } => live.hard_end(),
             _ => None,
         }
     }

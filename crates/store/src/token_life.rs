@@ -145,14 +145,16 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// How many tokens not revoked expire after `now` and by `until` (the gauge of
-    /// tokens about to expire).
+    /// How many tokens not revoked end after `now` and by `until` whatever their use:
+    /// by their hard limit, or an auto refresh by its cap (the gauge of tokens about to
+    /// expire).
     ///
     /// # Errors
     /// On a database failure.
     pub async fn count_tokens_expiring(&self, now: UnixTime, until: UnixTime) -> Result<i64> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM tokens WHERE revoked_at IS NULL AND expires_at > $1 AND expires_at <= $2",
+            "SELECT COUNT(*) AS n FROM tokens WHERE revoked_at IS NULL AND expires_at > $1 \
+             AND ((auto_refresh_window = 0 AND expires_at <= $2) OR (auto_refresh_window > 0 AND max_expires_at <= $2))",
         )
         .bind(now)
         .bind(until)

@@ -32,8 +32,7 @@ pub async fn list(cells: &Cells, admin: Admin, args: ListArgs) -> Result<ExitCod
     let policy = cells.token_policy().await?;
     let now = cells_core::now();
     if let Some(within) = args.expiring {
-        let until = now.saturating_add(within.as_i64());
-        tokens.retain(|t| status(t, now) == "active" && t.expires_at <= until);
+        tokens.retain(|t| cells_service::tokens::expires_within(t, now, within.as_i64()));
     }
     println!(
         "{:<36} {:<16} {:<8} {:<26} {:<31} {:<31} {:<24} {:<14} LABEL",

@@ -212,6 +212,14 @@ async fn token_activity_the_gauge_counts_tokens_expiring_within_seven_days() {
     assert_eq!(gauge().await, start + 2);
     server.pat("alice", &["-e", "7d1h", "-l", "just over a week"]);
     assert_eq!(gauge().await, start + 2);
+    // Auto refresh: counted by its cap, never without one (in use, it never lapses).
+    server.pat("alice", &["-a", "1h", "-l", "uncapped"]);
+    assert_eq!(gauge().await, start + 2, "an uncapped auto-refresh token is not about to expire");
+    server.pat("alice", &["-a", "1h", "-e", "2d", "-l", "capped"]);
+    assert_eq!(gauge().await, start + 3, "a capped one is, by its cap");
+    let capped = uuid_of(&admin, "capped").await;
+    admin.delete(&format!("/a/auth/tokens/{capped}")).await.expect(200);
+    assert_eq!(record_labelled(&admin, "uncapped").await["ExpiresSoon"], false);
 
     // Revoked, it no longer counts; an expired token does not either.
     let day = uuid_of(&admin, "a day").await;
@@ -224,5 +232,5 @@ async fn token_activity_the_gauge_counts_tokens_expiring_within_seven_days() {
     assert_eq!(listed["ExpiresSoon"], true, "{listed}");
     assert_eq!(record_labelled(&admin, "a month").await["ExpiresSoon"], false);
     let body = json!({"ByUser": "alice"});
-    assert_eq!(admin.post("/a/auth/tokens", &body).await.expect(200).json()["Tokens"].as_array().unwrap().len(), 5);
+    assert_eq!(admin.post("/a/auth/tokens", &body).await.expect(200).json()["Tokens"].as_array().unwrap().len(), 7);
 }

@@ -240,7 +240,9 @@ async fn token_cli_policy_list_expiring() {
     server.user(&admin, "alice", "alice-password").await;
     server.user(&admin, "bob", "bob-password").await;
     server.pat("alice", &["-e", "1h", "-l", "in an hour"]);
-    server.pat("alice", &["-a", "2h", "-l", "auto two hours"]);
+    server.pat("alice", &["-a", "2h", "-e", "2h", "-l", "auto two hours"]);
+    // An auto refresh without a cap lives as long as it is used: never "expiring".
+    server.pat("alice", &["-a", "1h", "-l", "auto uncapped"]);
     server.pat("alice", &["-e", "30d", "-l", "in a month"]);
     server.pat("alice", &["-e", "1s", "-l", "expired"]);
     server.pat("bob", &["-e", "3h", "-l", "bob's soon"]);
@@ -266,7 +268,8 @@ async fn token_cli_policy_list_expiring() {
     let sooner = cli_ok(&server.cli(&["token", "list", "--expiring", "90m"], None));
     assert_eq!(labels(&sooner), ["in an hour"], "{sooner}");
     let all = cli_ok(&server.cli(&["token", "list"], None));
-    assert_eq!(all.lines().count(), 7, "{all}");
+    assert_eq!(all.lines().count(), 8, "{all}");
+    assert!(!soon.contains("auto uncapped"), "{soon}");
     for bad in ["0s", "abc", "1.5d", "-1h"] {
         cli_usage_error(&server.cli(&["token", "list", &format!("--expiring={bad}")], None));
     }

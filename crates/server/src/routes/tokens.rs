@@ -10,7 +10,7 @@ use cells_core::limits::Limits;
 use cells_core::policy::TokenPolicy;
 use cells_core::scope::parse_scope_list;
 use cells_core::token::PatSecret;
-use cells_service::tokens::{EXPIRY_WARNING, beyond_policy, status};
+use cells_service::tokens::{EXPIRY_WARNING, beyond_policy, expires_within, status};
 use cells_service::{TokenRecord, TokenSpec};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -159,7 +159,8 @@ pub struct TokenJson {
     leaked: Option<Leaked>,
     /// The rules of the token policy in force that it breaks (made before a tightening).
     beyond_policy: Vec<&'static str>,
-    /// Whether it expires within 7 days (and is not revoked or expired).
+    /// Whether it ends within 7 days whatever its use: its hard limit or its cap (an
+    /// uncapped auto-refresh token never does while it is used).
     expires_soon: bool,
     /// `active`, `expired`, `revoked` or `leaked`, at the time of the answer.
     status: &'static str,
@@ -201,7 +202,7 @@ impl TokenJson {
             grace_ends_at: record.grace_ends_at,
             leaked: record.leaked.as_ref().map(|(at, by)| Leaked { at: *at, by: by.clone() }),
             beyond_policy: if status == "active" { beyond_policy(policy, record) } else { Vec::new() },
-            expires_soon: status == "active" && record.expires_at - now <= EXPIRY_WARNING,
+            expires_soon: expires_within(record, now, EXPIRY_WARNING),
             status,
         }
     }

@@ -5,16 +5,15 @@
 //! address and protocol) and written by the upkeep task every [`ACTIVITY_FLUSH`] in one
 //! transaction, never once per request.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cells_core::token::{self, PatSecret};
 use cells_core::{TokenId, UnixTime, Via};
 use cells_store::{ActivityKey, ActivityRow, TokenRecord};
 
-use super::Usage;
+use super::{LiveToken, Usage};
 use crate::{Cells, Principal, Result, ServiceError};
 
 /// How often the counts of uses are written.
@@ -28,42 +27,74 @@ pub const MAX_GRACE: i64 = 30 * 86_400;
 /// Tokens expiring within this are flagged (`Cells-Token-Expires-At`, the gauge).
 pub const EXPIRY_WARNING: i64 = 7 * 86_400;
 
-/// Past this many distinct entries, the counts are written at once rather than at the
-/// next flush, so memory stays bounded whatever the clients do.
-const MAX_PENDING: usize = 50_000;
+/// Past this many distinct (hour, address, protocol) entries of one token, the counts are
+/// written at once rather than at the next flush, so memory stays bounded whatever the
+/// clients do.
+const MAX_PENDING: usize = 1_024;
 
-type Key = (TokenId, UnixTime, Option<IpAddr>, Via);
+/// An hour, an address (if known) and a protocol: what a use is counted under.
+pub(crate) type UseKey = (UnixTime, Option<IpAddr>, Via);
 
-/// Counts of uses not yet written.
+/// The counts of one token's uses not yet written: kept in its cache entry, so that a use
+/// takes only that entry's lock (no lock shared by every request, no hashing), and
+/// usually finds its key first in a list of one or two.
+#[derive(Default)]
+pub(crate) struct UseCounts(Mutex<Vec<(UseKey, u64)>>);
+
+/// The tokens with counts not yet written. A token is listed once, by the use that
+/// found its counts empty; the flush takes the list, then each token's counts.
 #[derive(Default)]
 pub(crate) struct Activity {
-    pending: Mutex<HashMap<Key, u64>>,
+    dirty: Mutex<Vec<Arc<LiveToken>>>,
+    /// Counts whose write failed, for the next flush (bounded: the oldest go first).
+    failed: Mutex<Vec<(ActivityKey, u64)>>,
     writes: AtomicU64,
 }
 
+/// The most counts kept over failed writes (a database down for a long while).
+const MAX_FAILED: usize = 100_000;
+
 impl Activity {
     /// Counts one use; `true` when the counts are to be written now (too many pending).
-    pub(crate) fn count(&self, token: TokenId, now: UnixTime, usage: Usage) -> bool {
-        let Ok(mut pending) = self.pending.lock() else { return false };
-        *pending.entry((token, now - now.rem_euclid(3600), usage.ip, usage.via)).or_insert(0) += 1;
-        pending.len() >= MAX_PENDING
+    pub(crate) fn count(&self, live: &Arc<LiveToken>, now: UnixTime, usage: Usage) -> bool {
+        let key = (now - now.rem_euclid(3600), usage.ip, usage.via);
+        let (first, many) = {
+            let Ok(mut counts) = live.uses.0.lock() else { return false };
+            let first = counts.is_empty();
+            match counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((key, 1)),
+            }
+            (first, counts.len() >= MAX_PENDING)
+        };
+        if first && let Ok(mut dirty) = self.dirty.lock() {
+            dirty.push(Arc::clone(live));
+        }
+        many
     }
 
     fn take(&self) -> Vec<(ActivityKey, u64)> {
-        let Ok(mut pending) = self.pending.lock() else { return Vec::new() };
-        std::mem::take(&mut *pending)
-            .into_iter()
-            .map(|((token, hour, ip, via), n)| {
-                (ActivityKey { token, hour, ip: ip.map(|ip| ip.to_string()).unwrap_or_default(), via: via.as_str() }, n)
-            })
-            .collect()
+        let tokens = self.dirty.lock().map(|mut dirty| std::mem::take(&mut *dirty)).unwrap_or_default();
+        let mut out = self.failed.lock().map(|mut failed| std::mem::take(&mut *failed)).unwrap_or_default();
+        for live in tokens {
+            let counts = live.uses.0.lock().map(|mut c| std::mem::take(&mut *c)).unwrap_or_default();
+            out.extend(counts.into_iter().map(|((hour, ip, via), n)| {
+                let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
+                (ActivityKey { token: live.record.id, hour, ip, via: via.as_str() }, n)
+            }));
+        }
+        out
     }
 
+    /// After a failed write: the counts wait in a list of their own for the next flush.
     fn put_back(&self, counts: Vec<(ActivityKey, u64)>) {
-        let Ok(mut pending) = self.pending.lock() else { return };
-        for (key, n) in counts {
-            let via = Via::ALL.into_iter().find(|v| v.as_str() == key.via).unwrap_or(Via::Rest);
-            *pending.entry((key.token, key.hour, key.ip.parse().ok(), via)).or_insert(0) += n;
+        if let Ok(mut failed) = self.failed.lock() {
+            failed.extend(counts);
+            let over = failed.len().saturating_sub(MAX_FAILED);
+            if over > 0 {
+                tracing::warn!(dropped = over, "token activity not written for too long: the oldest counts dropped");
+                failed.drain(..over);
+            }
         }
     }
 }
@@ -218,7 +249,8 @@ impl Cells {
         Ok(revoked)
     }
 
-    /// How many tokens not revoked expire within [`EXPIRY_WARNING`] (the gauge).
+    /// How many tokens not revoked end within [`EXPIRY_WARNING`] whatever their use (the
+    /// gauge; see [`expires_within`]).
     ///
     /// # Errors
     /// On a store failure.
@@ -226,4 +258,13 @@ impl Cells {
         let now = cells_core::now();
         Ok(self.store().count_tokens_expiring(now, now + EXPIRY_WARNING).await?)
     }
+}
+
+/// Whether an active token ends within `within` seconds of `now` whatever its use: its
+/// hard limit, or its cap (an uncapped auto-refresh token in use never lapses, so it is
+/// never said to be expiring). The one rule of `ExpiresSoon`, `--expiring` and the gauge.
+#[must_use]
+pub fn expires_within(record: &TokenRecord, now: UnixTime, within: i64) -> bool {
+    super::status(record, now) == "active"
+        && record.expiry.hard_end(record.expires_at).is_some_and(|end| end <= now.saturating_add(within))
 }

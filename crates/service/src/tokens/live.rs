@@ -27,6 +27,8 @@ pub(crate) struct LiveToken {
     secret: Secret,
     scopes: Option<Arc<[Scope]>>,
     usage: LiveUse,
+    /// Uses counted for the activity, not yet written.
+    pub(super) uses: super::life::UseCounts,
 }
 
 impl LiveToken {
@@ -40,12 +42,24 @@ impl LiveToken {
                 (record.last_failure_at, record.last_failure_reason.clone()),
             ),
             record,
+            uses: super::life::UseCounts::default(),
         }
     }
 
     /// The expiry, as pushed forward in memory by the uses of an auto-refresh token.
     pub(crate) fn expires_at(&self) -> UnixTime {
         self.usage.expires_at()
+    }
+
+    /// When this secret ends whatever its use: the token's hard limit or cap, or for the
+    /// secret before a rotation the end of its grace if sooner; `None` for an uncapped
+    /// auto-refresh token's current secret.
+    pub(crate) fn hard_end(&self) -> Option<UnixTime> {
+        let token = self.record.expiry.hard_end(self.expires_at());
+        match (self.secret, self.record.grace_ends_at) {
+            (Secret::Previous, Some(grace)) => Some(token.map_or(grace, |end| end.min(grace))),
+            _ => token,
+        }
     }
 
     /// When this secret stops opening the token: its expiry, or for the secret before a
@@ -111,7 +125,7 @@ impl Cells {
             return Err(self.token_failure(&live, now, "user name is not the owner's login"));
         }
         self.note_use(&live, now, usage);
-        if self.inner.activity.count(record.id, now, usage) {
+        if self.inner.activity.count(&live, now, usage) {
             let cells = self.clone();
             tokio::spawn(async move { cells.flush_activity().await });
         }

@@ -11,7 +11,7 @@ mod usage;
 
 pub(crate) use keys::{LiveKey, digest as key_digest};
 pub(crate) use life::Activity;
-pub use life::{ACTIVITY_DAYS, ACTIVITY_FLUSH, EXPIRY_WARNING, MAX_GRACE, MAX_LEAK_REPORT};
+pub use life::{ACTIVITY_DAYS, ACTIVITY_FLUSH, EXPIRY_WARNING, MAX_GRACE, MAX_LEAK_REPORT, expires_within};
 pub(crate) use live::LiveToken;
 pub use policy::{POLICY_SETTING, beyond_policy, made_for_other};
 
