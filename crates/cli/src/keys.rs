@@ -80,19 +80,7 @@ async fn add(cells: &Cells, admin: Admin, args: AddKeyArgs) -> Result<ExitCode, 
     let record = cells.register_key_for(admin, &args.login, spec, "cli").await?;
     println!("SSH key {} for {}", record.id, record.user_login);
     println!("Fingerprint {} ({})", record.fingerprint, record.algorithm);
-    match record.expiry {
-        ExpiryModel::HardLimit { expires_at } => println!("Expires at {} (hard limit)", date(expires_at)),
-        ExpiryModel::AutoRefresh { window, max_expires_at } => {
-            println!("Expires at {}, pushed back to {window} s after each use", date(record.expires_at));
-            if let Some(max) = max_expires_at {
-                println!("Never valid beyond {}", date(max));
-            }
-        }
-    }
-    if !record.scopes.is_empty() {
-        let scopes: Vec<String> = record.scopes.iter().map(ToString::to_string).collect();
-        println!("Scopes: {}", scopes.join(", "));
-    }
+    crate::tokens::print_expiry_and_scopes(record.expiry, record.expires_at, &record.scopes);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -83,19 +83,7 @@ pub async fn create(cells: &Cells, admin: Admin, args: CreateTokenArgs) -> Resul
         return Ok(ExitCode::SUCCESS);
     }
     println!("Personal access token {} for {}", record.id, record.user_login);
-    match record.expiry {
-        ExpiryModel::HardLimit { expires_at } => println!("Expires at {} (hard limit)", date(expires_at)),
-        ExpiryModel::AutoRefresh { window, max_expires_at } => {
-            println!("Expires at {}, pushed back to {window} s after each use", date(record.expires_at));
-            if let Some(max) = max_expires_at {
-                println!("Never valid beyond {}", date(max));
-            }
-        }
-    }
-    if !record.scopes.is_empty() {
-        let scopes: Vec<String> = record.scopes.iter().map(ToString::to_string).collect();
-        println!("Scopes: {}", scopes.join(", "));
-    }
+    crate::tokens::print_expiry_and_scopes(record.expiry, record.expires_at, &record.scopes);
     if !record.limits.ips().is_empty() {
         let ips: Vec<String> = record.limits.ips().iter().map(ToString::to_string).collect();
         println!("Only from: {}", ips.join(", "));

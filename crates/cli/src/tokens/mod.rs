@@ -59,6 +59,29 @@ pub(crate) fn date(at: i64) -> String {
     httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(at).unwrap_or(0)))
 }
 
+/// Prints how a new credential (a token, an SSH key) expires, and its scopes.
+pub(crate) fn print_expiry_and_scopes(
+    expiry: cells_core::expiry::ExpiryModel,
+    expires_at: i64,
+    scopes: &[cells_core::scope::Scope],
+) {
+    match expiry {
+        cells_core::expiry::ExpiryModel::HardLimit { expires_at } => {
+            println!("Expires at {} (hard limit)", date(expires_at));
+        }
+        cells_core::expiry::ExpiryModel::AutoRefresh { window, max_expires_at } => {
+            println!("Expires at {}, pushed back to {window} s after each use", date(expires_at));
+            if let Some(max) = max_expires_at {
+                println!("Never valid beyond {}", date(max));
+            }
+        }
+    }
+    if !scopes.is_empty() {
+        let scopes: Vec<String> = scopes.iter().map(ToString::to_string).collect();
+        println!("Scopes: {}", scopes.join(", "));
+    }
+}
+
 pub async fn run(cells: &Cells, admin: Admin, command: TokenCommand) -> Result<ExitCode, ServiceError> {
     match command {
         TokenCommand::List(args) => list::list(cells, admin, args).await,
