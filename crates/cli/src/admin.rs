@@ -63,6 +63,10 @@ enum BlobsCommand {
         /// flight is never collected).
         #[arg(long, default_value_t = cells_service::BLOB_GRACE.as_secs())]
         grace_secs: u64,
+        /// First abort the multipart uploads (S3) left unfinished for at least this many
+        /// seconds, whoever started them, so that their parts are removed too.
+        #[arg(long, default_value_t = cells_service::multipart::ABANDONED_AFTER.as_secs())]
+        abandoned_uploads_secs: u64,
     },
 }
 
@@ -199,8 +203,14 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::User(command) => user(&cells, admin, command).await?,
         AdminCommand::Workspace(command) => workspace(&cells, admin, command).await,
         AdminCommand::Token(command) => crate::tokens::run(&cells, admin, command).await,
-        AdminCommand::Blobs(BlobsCommand::Collect { grace_secs }) => {
+        AdminCommand::Blobs(BlobsCommand::Collect { grace_secs, abandoned_uploads_secs }) => {
             let grace = std::time::Duration::from_secs(grace_secs);
+            let age = std::time::Duration::from_secs(abandoned_uploads_secs);
+            match cells.abort_abandoned_uploads(admin, age).await {
+                Ok(0) => {}
+                Ok(n) => println!("Aborted {n} multipart uploads left unfinished"),
+                Err(err) => return Ok(report(&err)),
+            }
             let progress = Reporter::new("blobs collect");
             let collected = cells.collect_blobs_now(admin, grace, &progress).await;
             drop(progress);

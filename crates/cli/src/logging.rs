@@ -51,6 +51,13 @@ impl<'a> MakeWriter<'a> for RedactingStderr {
 
 pub fn init() {
     let filter = EnvFilter::try_from_env("CELLS_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    // The S3 protocol crate logs whole requests (their Authorization, which holds a
+    // token) at debug, and every S3 error answer at error: never let it write. The
+    // request log line of `observe` says what happened.
+    let filter = match "s3s=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)

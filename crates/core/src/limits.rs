@@ -14,10 +14,12 @@ pub enum Via {
     Io,
     Webdav,
     Sftp,
+    /// `/io` spoken as S3 (a request signed with AWS Signature V4 or V2).
+    S3,
 }
 
 impl Via {
-    pub const ALL: [Self; 4] = [Self::Rest, Self::Io, Self::Webdav, Self::Sftp];
+    pub const ALL: [Self; 5] = [Self::Rest, Self::Io, Self::Webdav, Self::Sftp, Self::S3];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -26,6 +28,7 @@ impl Via {
             Self::Io => "io",
             Self::Webdav => "webdav",
             Self::Sftp => "sftp",
+            Self::S3 => "s3",
         }
     }
 

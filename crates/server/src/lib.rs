@@ -15,6 +15,7 @@ mod listen;
 mod observe;
 mod range;
 mod routes;
+mod s3;
 mod unread;
 mod wire;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// Reverse proxies whose `X-Forwarded-For` is believed (none by default).
     pub trusted_proxies: Arc<[Cidr]>,
+    /// S3 at `/io`, for signed requests.
+    pub s3: Arc<s3::S3Front>,
 }
 
 /// How the HTTP side is set up beyond its listener.
@@ -82,6 +85,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = AppState {
+        s3: Arc::new(s3::S3Front::new(cells.clone())),
         cells,
         metrics: Arc::new(Metrics::default()),
         health: Arc::new(Health::default()),

@@ -49,6 +49,17 @@ impl Cells {
         self.collect_blobs_with(grace, progress).await
     }
 
+    /// Aborts the multipart uploads left unfinished for `age` (whoever started them),
+    /// so that the next collection removes their parts: the CLI's `cells admin blobs
+    /// collect --abandoned-uploads-secs`; the upkeep task does it every ten minutes with
+    /// [`crate::multipart::ABANDONED_AFTER`]. Returns how many.
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub async fn abort_abandoned_uploads(&self, _: Admin, age: Duration) -> Result<usize> {
+        self.sweep_multiparts(age).await
+    }
+
     pub(crate) async fn collect_blobs(&self, grace: Duration) -> Result<Collected> {
         self.collect_blobs_with(grace, &Silent).await
     }

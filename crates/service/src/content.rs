@@ -127,6 +127,22 @@ impl Cells {
     /// 404 when the workspace is not visible, 403 when read-only, 409 when the parent is
     /// missing or a folder has that name.
     pub async fn begin_upload(&self, principal: &Principal, path: &TreePath) -> Result<Upload> {
+        let (entered, parent) = self.upload_target(principal, path).await?;
+        let writer = self.blobs().writer().await?;
+        Ok(Upload {
+            cells: self.clone(),
+            principal: principal.clone(),
+            entered,
+            parent,
+            path: path.clone(),
+            writer,
+            checked: std::time::Instant::now(),
+        })
+    }
+
+    /// What an upload to `path` checks before a byte is read (also before each part of
+    /// a multipart upload): the folder it goes in, writable, and no folder by that name.
+    pub(crate) async fn upload_target(&self, principal: &Principal, path: &TreePath) -> Result<(Entered, NodeRecord)> {
         let (entered, parent) = match self.writable_parent(principal, path).await {
             Err(ServiceError::Forbidden(detail)) => {
                 self.replaceable_file(principal, path).await?.ok_or(ServiceError::Forbidden(detail))?
@@ -138,16 +154,7 @@ impl Cells {
         {
             return Err(ServiceError::Conflict(format!("{path} is a folder")));
         }
-        let writer = self.blobs().writer().await?;
-        Ok(Upload {
-            cells: self.clone(),
-            principal: principal.clone(),
-            entered,
-            parent,
-            path: path.clone(),
-            writer,
-            checked: std::time::Instant::now(),
-        })
+        Ok((entered, parent))
     }
 
     /// An existing file the caller may write in a folder they may not (a scope on the

@@ -135,6 +135,11 @@ impl Cells {
         }
         self.prune_tokens().await;
         self.prune_keys().await;
+        match self.sweep_multiparts(crate::multipart::ABANDONED_AFTER).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(aborted = n, "aborted multipart uploads left unfinished for a day"),
+            Err(err) => tracing::warn!(error = %err, "cannot sweep abandoned multipart uploads"),
+        }
         if let Err(err) = self.collect_blobs(collector::GRACE).await {
             tracing::warn!(error = %err, "cannot collect unreferenced blobs");
         }

@@ -236,13 +236,15 @@ impl Store {
         Ok(done)
     }
 
-    /// Whether any node points to this blob.
+    /// Whether any node, or a part of a multipart upload in progress, points to this blob.
     ///
     /// # Errors
     /// On a database failure.
     pub async fn blob_in_use(&self, blob: cells_core::BlobId) -> Result<bool> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM nodes WHERE blob = $1 LIMIT 1")
-            .bind(blob.to_string())
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM nodes WHERE blob = $1 UNION ALL SELECT 1 FROM multipart_parts WHERE blob = $1 LIMIT 1",
+        )
+        .bind(blob.to_string())
             .fetch_optional(&self.pool)
             .await?;
         Ok(found.is_some())

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::s3::dispatch))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::observe::observe))
         .layer(axum::middleware::from_fn(crate::unread::close_unread))
         .with_state(state)
