@@ -99,7 +99,13 @@ impl Cells {
     /// # Errors
     /// 400 for a part number outside 1 to 10,000; 404 when there is no such upload of
     /// the caller's; as [`Cells::begin_upload`].
-    pub async fn begin_part(&self, principal: &Principal, path: &TreePath, id: &str, number: i64) -> Result<PartUpload> {
+    pub async fn begin_part(
+        &self,
+        principal: &Principal,
+        path: &TreePath,
+        id: &str,
+        number: i64,
+    ) -> Result<PartUpload> {
         if !PART_NUMBERS.contains(&number) {
             return Err(ServiceError::BadRequest(format!("part number {number} is not between 1 and 10000")));
         }
@@ -237,8 +243,10 @@ impl Cells {
     ) -> Result<Vec<MultipartView>> {
         let located = self.locate(principal, workspace).await?;
         let slug = located.entered.slug().to_owned();
-        let records =
-            self.store().multiparts_of(principal.user, located.entered.workspace.id, from, limit.clamp(1, 1000)).await?;
+        let records = self
+            .store()
+            .multiparts_of(principal.user, located.entered.workspace.id, from, limit.clamp(1, 1000))
+            .await?;
         Ok(records
             .into_iter()
             .map(|r| MultipartView { path: TreePath::from_trusted(&slug, &r.path), id: r.id, created_at: r.created_at })

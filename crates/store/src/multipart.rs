@@ -121,11 +121,12 @@ impl Store {
         if alive.is_none() {
             return Ok(false);
         }
-        let old: Option<String> = sqlx::query_scalar("SELECT blob FROM multipart_parts WHERE upload = $1 AND number = $2")
-            .bind(upload)
-            .bind(part.number)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT blob FROM multipart_parts WHERE upload = $1 AND number = $2")
+                .bind(upload)
+                .bind(part.number)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some(old) = old {
             let old = old.parse().map_err(|_| crate::StoreError::Corrupt("blob"))?;
             crate::garbage::drop_blob(&mut tx, old, part.created_at).await?;

@@ -16,7 +16,13 @@ impl Store {
     ///
     /// # Errors
     /// On a database failure.
-    pub async fn children_by_key(&self, parent: NodeId, from: &str, after: &str, limit: i64) -> Result<Vec<NodeRecord>> {
+    pub async fn children_by_key(
+        &self,
+        parent: NodeId,
+        from: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<NodeRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT * FROM (SELECT {COLUMNS}, name || CASE WHEN kind = $4 THEN '/' ELSE '' END AS sort_key \
              FROM nodes WHERE parent = $1) AS children WHERE sort_key > $2 AND sort_key >= $3 ORDER BY sort_key LIMIT $5"

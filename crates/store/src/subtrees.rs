@@ -245,8 +245,8 @@ impl Store {
             "SELECT 1 FROM nodes WHERE blob = $1 UNION ALL SELECT 1 FROM multipart_parts WHERE blob = $1 LIMIT 1",
         )
         .bind(blob.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(found.is_some())
     }
 }

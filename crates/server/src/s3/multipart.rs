@@ -133,7 +133,8 @@ pub async fn list_parts(cells: &Cells, req: S3Request<ListPartsInput>) -> S3Resu
     let input = req.input;
     let after = i64::from(input.part_number_marker.unwrap_or(0));
     let max = i64::from(input.max_parts.unwrap_or(1000).clamp(1, 1000));
-    let mut parts = cells.multipart_parts(&principal, &path, &input.upload_id, after, max + 1).await.map_err(upload_error)?;
+    let mut parts =
+        cells.multipart_parts(&principal, &path, &input.upload_id, after, max + 1).await.map_err(upload_error)?;
     let truncated = parts.len() > usize::try_from(max).unwrap_or(1000);
     parts.truncate(usize::try_from(max).unwrap_or(1000));
     let next = parts.last().filter(|_| truncated).and_then(|p| i32::try_from(p.number).ok());
