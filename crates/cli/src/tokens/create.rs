@@ -33,7 +33,7 @@ pub struct CreateTokenArgs {
     /// `fd00::/8`); repeatable, or comma-separated. Default: from anywhere.
     #[arg(long = "allow-ip", value_name = "CIDR", value_delimiter = ',')]
     allow_ips: Vec<String>,
-    /// Only through these protocols: `rest`, `io`, `webdav`, `sftp`; repeatable, or
+    /// Only through these protocols: `rest`, `io`, `webdav`, `sftp`, `s3`; repeatable, or
     /// comma-separated. Default: any.
     #[arg(long = "via", value_name = "PROTO", value_delimiter = ',')]
     via: Vec<String>,

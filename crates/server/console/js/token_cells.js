@@ -9,7 +9,7 @@ import { dateTime, duration, h, relative } from './ui.js';
 const RIGHTS = { r: 'read only', w: 'write only', rw: 'read and write', wr: 'read and write' };
 export const UNITS = [['60', 'minutes'], ['3600', 'hours'], ['86400', 'days']];
 /** Protocol names as the API spells them, and as people read them. */
-export const VIA = [['rest', 'REST API'], ['io', '/io'], ['webdav', 'WebDAV'], ['sftp', 'SFTP']];
+export const VIA = [['rest', 'REST API'], ['io', '/io'], ['webdav', 'WebDAV'], ['sftp', 'SFTP'], ['s3', 'S3']];
 const VIA_NAMES = Object.fromEntries(VIA);
 /** The rules of the token policy, as the API names them in BeyondPolicy. */
 export const RULES = {
