@@ -56,7 +56,7 @@ pub struct CreateTokenRequest {
     /// Address blocks the token may be used from (`10.0.0.0/8`, `2001:db8::/32`).
     #[serde(default)]
     allowed_ips: Vec<String>,
-    /// Protocols it may be used through: `rest`, `io`, `webdav`, `sftp`.
+    /// Protocols it may be used through: `rest`, `io`, `webdav`, `sftp`, `s3`.
     #[serde(default)]
     allowed_via: Vec<String>,
 }

@@ -257,3 +257,26 @@ pub async fn list_objects(cells: &Cells, req: S3Request<ListObjectsInput>) -> S3
         ..Default::default()
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{after_below, url_encode};
+
+    #[test]
+    fn a_key_to_start_after_applies_below_its_folder_only() {
+        assert_eq!(after_below("ws/a/b.txt", "ws/a/"), Some("b.txt"));
+        assert_eq!(after_below("ws/a/", "ws/a/"), Some(""));
+        // Everything below `ws/a/` sorts after `ws/`, and before `ws/b`.
+        assert_eq!(after_below("ws/", "ws/a/"), Some(""));
+        assert_eq!(after_below("ws/b", "ws/a/"), None);
+        // `-` sorts before `/`: `ws/a-z` comes before everything in `ws/a/`.
+        assert_eq!(after_below("ws/a-z", "ws/a/"), Some(""));
+        assert_eq!(after_below("ws/a0", "ws/a/"), None);
+    }
+
+    #[test]
+    fn url_encoding_keeps_slashes_and_unreserved_bytes() {
+        assert_eq!(url_encode("ws/dir one/a+b%c ü.txt"), "ws/dir%20one/a%2Bb%25c%20%C3%BC.txt");
+        assert_eq!(url_encode("A-z_0.~/"), "A-z_0.~/");
+    }
+}

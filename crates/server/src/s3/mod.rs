@@ -235,3 +235,42 @@ impl S3 for CellsS3 {
         multipart::list_uploads(&self.cells, req).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Signed, addressed_to_bucket, signed};
+    use axum::body::Body;
+    use axum::extract::Request;
+
+    fn request(uri: &str, headers: &[(&str, &str)]) -> Request {
+        let mut builder = Request::builder().uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::empty()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn only_signed_requests_are_s3_and_presigned_ones_are_told_apart() {
+        let v4 = ("authorization", "AWS4-HMAC-SHA256 Credential=cpat_x/20261204/us-east-1/s3/aws4_request, ...");
+        assert_eq!(signed(&request("/io/ws/a", &[v4])), Signed::Header);
+        assert_eq!(signed(&request("/io/ws/a", &[("authorization", "AWS cpat_x:c2ln")])), Signed::Header);
+        assert_eq!(signed(&request("/io/ws/a", &[("authorization", "Bearer cpat_x")])), Signed::No);
+        assert_eq!(signed(&request("/io/ws/a", &[])), Signed::No);
+        let presigned = "/io/ws/a?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=cpat_x&X-Amz-Signature=ab";
+        assert_eq!(signed(&request(presigned, &[])), Signed::Query);
+        assert_eq!(signed(&request("/io/ws/a?AWSAccessKeyId=cpat_x&Signature=ab&Expires=1", &[])), Signed::Query);
+        // A query that merely mentions the words is not a presigned URL.
+        assert_eq!(signed(&request("/io/ws/a?prefix=X-Amz-Signature", &[])), Signed::No);
+    }
+
+    #[test]
+    fn the_bucket_is_at_the_root_at_io_and_on_io_hosts() {
+        assert!(addressed_to_bucket(&request("/", &[])));
+        assert!(addressed_to_bucket(&request("/io", &[])));
+        assert!(addressed_to_bucket(&request("/io/ws/a", &[])));
+        assert!(!addressed_to_bucket(&request("/iox/ws", &[])));
+        assert!(!addressed_to_bucket(&request("/a/tree/ws", &[])));
+        assert!(addressed_to_bucket(&request("/ws/a", &[("host", "io.cells.example:8080")])));
+    }
+}
