@@ -91,7 +91,7 @@ async fn token_cli_policy_limits_from_the_cli() {
         ("--allow-ip", "10.0.0/8"),
         ("--allow-ip", "127.0.0.1,"),
         ("--via", "ftp"),
-        ("--via", "rest,s3"),
+        ("--via", "rest,ftps"),
     ] {
         let output = server.cli(&["user", "token", "-u", "alice", "-e", "1d", flag, value], None);
         let err = cli_usage_error(&output);
