@@ -23,6 +23,8 @@
 //! - `token_cli_policy`: the wave-2 token commands of the CLI (limits, rotate, leaked,
 //!   list --expiring, revoke --beyond-policy, policy) and the policy `cells start` writes.
 //! - `scopes`: what a token restricted by scopes may reach.
+//! - `s3`: S3 at `/io` with aws-cli, rclone's S3 remote, boto3 and the requests of Cells'
+//!   SDK; `s3_refusals`: each refusal beside its control, multipart uploads and their sweep.
 //! - `dav`: WebDAV at `/dav`: methods, awkward names, properties, locks, tokens.
 //! - `dav_peers`: litmus (all five suites) and rclone with a token as the password.
 //! - `dav_scopes`: no WebDAV method escapes a token's scopes; `dav_bounds`: bodies and
@@ -68,6 +70,8 @@ mod oauth;
 mod ops;
 mod progress;
 mod replace;
+mod s3;
+mod s3_refusals;
 mod scopes;
 mod sftp;
 mod sftp_client;

@@ -6,6 +6,8 @@
 
 use std::net::IpAddr;
 
+use axum::http::Extensions;
+
 use cells_service::auth::Credential;
 use cells_service::{Cells, ServiceError, Usage, Via};
 use s3s::access::{S3Access, S3AccessContext};
@@ -44,24 +46,31 @@ pub struct TokenAccess {
 #[async_trait::async_trait]
 impl S3Access for TokenAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let Some(credentials) = cx.credentials() else {
-            return Err(s3_error!(AccessDenied, "sign the request: the access key is a cells token"));
-        };
-        let token = credentials.access_key.clone();
-        let ip = cx.extensions_mut().get::<ClientAddr>().and_then(|addr| addr.0);
-        match self.cells.authenticate(Credential::Bearer(token), Usage { via: Via::S3, ip }).await {
-            Ok(principal) => {
-                tracing::Span::current().record("user", principal.login.as_str());
-                crate::observe::note_token_expiry(&principal);
-                cx.extensions_mut().insert(principal);
-                Ok(())
-            }
-            Err(ServiceError::Unauthenticated) => Err(s3_error!(
-                InvalidAccessKeyId,
-                "the access key is not a valid cells token (unknown, revoked, expired, or not usable here)"
-            )),
-            Err(err) => Err(super::error::key(err)),
+        let access_key = cx.credentials().map(|credentials| credentials.access_key.clone());
+        authenticate(&self.cells, access_key, cx.extensions_mut()).await
+    }
+}
+
+/// Authenticates the access key (a token) of a signed request through
+/// `Cells::authenticate` (`Via::S3`, the client's address) and leaves the principal in
+/// the request's extensions.
+pub async fn authenticate(cells: &Cells, access_key: Option<String>, extensions: &mut Extensions) -> S3Result<()> {
+    let Some(token) = access_key else {
+        return Err(s3_error!(AccessDenied, "sign the request: the access key is a cells token"));
+    };
+    let ip = extensions.get::<ClientAddr>().and_then(|addr| addr.0);
+    match cells.authenticate(Credential::Bearer(token), Usage { via: Via::S3, ip }).await {
+        Ok(principal) => {
+            tracing::Span::current().record("user", principal.login.as_str());
+            crate::observe::note_token_expiry(&principal);
+            extensions.insert(principal);
+            Ok(())
         }
+        Err(ServiceError::Unauthenticated) => Err(s3_error!(
+            InvalidAccessKeyId,
+            "the access key is not a valid cells token (unknown, revoked, expired, or not usable here)"
+        )),
+        Err(err) => Err(super::error::key(err)),
     }
 }
 

@@ -11,6 +11,7 @@
 //! Every other request on those paths is the plain `/io` it always was.
 
 mod auth;
+mod copy;
 mod error;
 mod list;
 mod multipart;
@@ -48,9 +49,10 @@ impl S3Front {
     pub fn new(cells: Cells) -> Self {
         let mut builder = s3s::service::S3ServiceBuilder::new(CellsS3 { cells: cells.clone() });
         builder.set_auth(auth::FixedSecret);
-        builder.set_access(auth::TokenAccess { cells });
+        builder.set_access(auth::TokenAccess { cells: cells.clone() });
         builder.set_host(auth::IoHost);
         builder.set_validation(auth::IoNames);
+        builder.set_route(copy::CopyRoute { cells });
         Self { service: builder.build() }
     }
 }
@@ -106,10 +108,14 @@ pub async fn dispatch(State(state): State<AppState>, request: Request, next: Nex
             let (mut parts, body) = request.into_parts();
             let ip = crate::client::client_ip(&parts, &state.trusted_proxies);
             parts.extensions.insert(auth::ClientAddr(ip));
+            let close = empty_body_expecting_continue(&parts.headers);
             let request = Request::from_parts(parts, body);
             match tower::ServiceExt::oneshot(state.s3.service.clone(), request).await {
                 Ok(response) => {
-                    let (parts, body) = response.into_parts();
+                    let (mut parts, body) = response.into_parts();
+                    if close {
+                        parts.headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    }
                     Response::from_parts(parts, Body::new(body))
                 }
                 Err(err) => {
@@ -119,6 +125,15 @@ pub async fn dispatch(State(state): State<AppState>, request: Request, next: Nex
             }
         }
     }
+}
+
+/// An empty body sent with `Expect: 100-continue` is answered without a `100 Continue`
+/// (RFC 9110 allows it; hyper does it), and botocore (boto3, aws-cli v1) then misreads
+/// the next answer on that connection and stalls until it times out (boto/botocore#3755).
+/// Closing the connection after such an answer keeps every botocore client working.
+fn empty_body_expecting_continue(headers: &axum::http::HeaderMap) -> bool {
+    let expects = headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    expects && headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() == b"0")
 }
 
 /// The caller, authenticated by [`auth::TokenAccess`] before any operation runs.
@@ -167,6 +182,16 @@ impl S3 for CellsS3 {
         Ok(S3Response::new(GetBucketLocationOutput::default()))
     }
 
+    /// Never versioned (rclone asks before it deletes).
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        check_bucket(&req.input.bucket)?;
+        principal(&req)?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
+
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
         list::list_objects_v2(&self.cells, req).await
     }
@@ -185,10 +210,6 @@ impl S3 for CellsS3 {
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         objects::put_object(&self.cells, req).await
-    }
-
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        objects::copy_object(&self.cells, req).await
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {

@@ -274,6 +274,15 @@ pub fn body_error(err: &s3s::StdError) -> S3Error {
     if let Some(s3) = err.downcast_ref::<S3Error>() {
         return S3Error::with_message(s3.code().clone(), s3.message().unwrap_or("the body was refused").to_owned());
     }
+    // s3s's check of a signed payload fails the stream with an error of a private type
+    // (`UploadStreamError`), known only by how it prints; s3s is pinned, and a test
+    // (`s3_refusals`) sends a body that does not match its signed hash.
+    if err.to_string().contains("Sha256Mismatch") {
+        let code = S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into());
+        let mut error = S3Error::with_message(code, "the body does not match its signed hash: nothing was stored");
+        error.set_status_code(axum::http::StatusCode::BAD_REQUEST);
+        return error;
+    }
     s3_error!(IncompleteBody, "the request body was interrupted: nothing was stored")
 }
 
@@ -333,31 +342,18 @@ pub async fn put_object(cells: &Cells, req: S3Request<PutObjectInput>) -> S3Resu
     Ok(S3Response::new(PutObjectOutput { e_tag: Some(ETag::Strong(etag(&view.node))), ..Default::default() }))
 }
 
-pub async fn copy_object(cells: &Cells, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-    check_bucket(&req.input.bucket)?;
-    let principal = principal(&req)?;
-    let CopySource::Bucket { bucket, key, .. } = &req.input.copy_source else {
-        return Err(s3_error!(NotImplemented, "copy from an access point"));
-    };
-    check_bucket(bucket)?;
-    let from = key_path(key)?;
-    let to = key_path(&req.input.key)?;
-    let source = file(cells, &principal, &from).await?;
-    let view = if from == to {
-        // A copy onto itself (a client setting metadata): the file stays as it is.
-        source
-    } else {
-        make_folders(cells, &principal, &to, false).await?;
-        cells.copy_node(&principal, &from, &to, Existing::Replace).await.map_err(error::key)?
-    };
-    Ok(S3Response::new(CopyObjectOutput {
-        copy_object_result: Some(CopyObjectResult {
-            e_tag: Some(ETag::Strong(etag(&view.node))),
-            last_modified: Some(last_modified(view.node.mtime)),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }))
+/// Copies the file at `from` to `to` (keys), through the service's copy: the passage
+/// rules (read at the source, write at the destination) are the service's. A copy onto
+/// itself (a client setting metadata) leaves the file as it is.
+pub async fn copy(cells: &Cells, principal: &Principal, from: &str, to: &str) -> S3Result<NodeView> {
+    let from = key_path(from)?;
+    let to = key_path(to)?;
+    let source = file(cells, principal, &from).await?;
+    if from == to {
+        return Ok(source);
+    }
+    make_folders(cells, principal, &to, false).await?;
+    cells.copy_node(principal, &from, &to, Existing::Replace).await.map_err(error::key)
 }
 
 /// Deletes what a key names: a file; an empty folder for a key that ends in `/`.
