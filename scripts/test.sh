@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what the tests need if it is
-# missing (Debian packages, npm packages, cargo-nextest), checks formatting and lints,
+# missing (Debian packages, npm and PyPI packages, cargo-nextest), checks formatting and lints,
 # then runs every test of the workspace (unit, property, store suite on SQLite and on
 # PostgreSQL, black-box tests against the real binary, real peers: curl, litmus, rclone,
-# OpenSSH sftp, Chromium, s3s-fs, two nodes over PostgreSQL and s3s-fs).
+# OpenSSH sftp, aws-cli, boto3, Chromium, s3s-fs, two nodes over PostgreSQL and s3s-fs).
 #
 # Nothing needs to be running. The PostgreSQL tests (a fresh schema per test) use the
 # PostgreSQL at CELLS_TEST_POSTGRES_URL, by default postgres://postgres@127.0.0.1:5432/test,
@@ -24,7 +24,8 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 #   curl            the README tour
 #   sqlite3         integrity checks after a crash, the tree consistency checks
 #   litmus          WebDAV compliance (crates/cli/tests/it/dav_peers.rs)
-#   rclone          WebDAV and SFTP remotes
+#   rclone          WebDAV, SFTP and S3 remotes
+#   aws, python3    S3 at /io: the aws CLI, and boto3 (from PyPI, in a venv)
 #   sftp, sshpass   the OpenSSH client, typing a token as the password
 #   chromium, node  the web console in a real browser (playwright-core drives it)
 #   psql            the tree checks of the concurrency tests, on PostgreSQL
@@ -40,6 +41,12 @@ for tool in "${!package[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The S3 tests (crates/cli/tests/it/s3*.rs): Debian's aws CLI (v2, whatever other `aws`
+# is on the PATH), and a Python for boto3's venv.
+[ -x /usr/bin/aws ] || missing+=(awscli)
+export CELLS_TEST_AWS=/usr/bin/aws
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 # gvfs without what it recommends (volume monitors, FUSE bridge, samba): only the daemons.
 bare=()
 command -v dbus-run-session >/dev/null 2>&1 || bare+=(dbus)
@@ -59,6 +66,15 @@ fi
 if [ ! -d crates/cli/tests/browser/node_modules/playwright-core ]; then
   (cd crates/cli/tests/browser && npm ci --no-audit --no-fund)
 fi
+# boto3 from PyPI, in a venv of its own next to the build (the S3 tests run it).
+venv="${CARGO_TARGET_DIR:-$PWD/target}/s3-venv"
+if ! "$venv/bin/python" -c 'import boto3' >/dev/null 2>&1; then
+  echo "installing boto3 into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check boto3
+fi
+export CELLS_TEST_PYTHON="$venv/bin/python"
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked

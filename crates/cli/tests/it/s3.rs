@@ -71,7 +71,9 @@ impl S3Fixture {
     /// `aws ARGS...` with `key` as the access key and no configuration of the user's.
     pub fn aws(&self, key: &str, args: &[&str]) -> Output {
         let config = self.dir("aws");
-        Command::new("aws")
+        // scripts/test.sh names Debian's (CELLS_TEST_AWS); any `aws` otherwise.
+        let aws = std::env::var("CELLS_TEST_AWS").unwrap_or_else(|_| "aws".to_owned());
+        Command::new(aws)
             .args(["--endpoint-url", &self.endpoint()])
             .args(args)
             .env("AWS_ACCESS_KEY_ID", key)
@@ -133,6 +135,10 @@ pub fn write_tree(root: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         let path = root.join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, random_bytes(len, i as u64 + 40)).unwrap();
+        // Written a while ago: cells keeps whole seconds, and `aws s3 sync` sends again a
+        // file whose time is later than the object's (one made in the same second).
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(earlier).unwrap();
     }
     files_under(root)
 }

@@ -93,7 +93,7 @@ mod tests {
     use super::*;
 
     fn header(value: &str) -> Option<HeaderValue> {
-        Some(HeaderValue::from_str(value).unwrap())
+        Some(HeaderValue::from_str(value).expect("a header value"))
     }
 
     #[test]
@@ -110,10 +110,10 @@ mod tests {
     fn copy_destinations_in_both_styles() {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
-        let uri: Uri = "/io/ws/a%25.txt".parse().unwrap();
+        let uri: Uri = "/io/ws/a%25.txt".parse().expect("a URI");
         assert_eq!(destination(&uri, &headers).ok().as_deref(), Some("ws/a%.txt"));
         headers.insert(header::HOST, HeaderValue::from_static("io.example.com"));
-        let uri: Uri = "/ws/b.txt".parse().unwrap();
+        let uri: Uri = "/ws/b.txt".parse().expect("a URI");
         assert_eq!(destination(&uri, &headers).ok().as_deref(), Some("ws/b.txt"));
         headers.insert(header::HOST, HeaderValue::from_static("example.com"));
         assert!(destination(&uri, &headers).is_err());
