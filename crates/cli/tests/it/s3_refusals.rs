@@ -136,13 +136,20 @@ async fn scopes_bound_reads_writes_listings_and_copies() {
             put("personal-files/shared/new.txt", "yes"),
             put("personal-files/outside.txt", "no"),
             copy_out,
-            copy_in
+            copy_in,
+            // Folders missing inside the scope are made; outside it, not.
+            put("personal-files/shared/made/on/the/way.txt", "deep"),
+            put("personal-files/made/way.txt", "no"),
         ]),
     );
     succeeded(&w[0]);
     refused(&w[1], 403, "AccessDenied");
     refused(&w[2], 403, "AccessDenied");
     succeeded(&w[3]);
+    succeeded(&w[4]);
+    refused(&w[5], 403, "AccessDenied");
+    assert_eq!(fx.alice.download("/personal-files/shared/made/on/the/way.txt").await.expect(200).text(), "deep");
+    fx.alice.stat("/personal-files/made").await.expect(404);
     assert_eq!(fx.alice.download("/personal-files/shared/new.txt").await.expect(200).text(), "yes");
     assert_eq!(fx.alice.download("/personal-files/shared/copy.txt").await.expect(200).text(), "inside");
     fx.alice.download("/personal-files/outside.txt").await.expect(404);

@@ -172,6 +172,14 @@ pub async fn make_folders(cells: &Cells, principal: &Principal, path: &TreePath,
     let mut folder = TreePath::workspace_root(target.workspace()).map_err(|e| s3_error!(InvalidArgument, "{e}"))?;
     for segment in target.inner().split('/') {
         folder = folder.join(segment).map_err(|e| s3_error!(InvalidArgument, "{e}"))?;
+        // Look before creating: a scoped token may not create (even to be told it
+        // exists) where it may only pass, above its scope.
+        match cells.stat(principal, &folder).await {
+            Ok(view) if view.node.kind == NodeKind::Collection => continue,
+            Ok(_) => return Err(s3_error!(InvalidRequest, "{folder} is a file, not a folder")),
+            Err(ServiceError::NotFound(_)) => {}
+            Err(err) => return Err(error::key(err)),
+        }
         match cells.create(principal, &folder, NodeKind::Collection).await {
             Ok(_) => {}
             // Already there (as a folder, checked next round or by the upload).
