@@ -81,14 +81,13 @@ BENCH_UUID="$(curl -fsS -H "Authorization: Bearer $CELLS_TOKEN_ALL" "http://127.
 CELLS_TOKEN="$("$CELLS_BIN" admin --data "$TMP/cells-data" user token -u admin -e 1d -q -s "node:$BENCH_UUID:rw")"
 
 S3S_PORT="$(free_port)"
-mkdir -p "$TMP/s3s-root/bench"
+mkdir -p "$TMP/s3s-root"
 "$S3S_FS" --host 127.0.0.1 --port "$S3S_PORT" --access-key bench-access --secret-key bench-secret-key \
     "$TMP/s3s-root" >"$TMP/s3s.log" 2>&1 &
 PIDS+=($!)
 wait_port "$S3S_PORT" "${PIDS[-1]}"
 
-# rclone remotes from the environment: `cells:io/personal-files/bench/...` and
-# `s3sfs:bench/...`, the same options for both.
+# rclone remotes from the environment, the same options for both.
 export RCLONE_CONFIG_CELLS_TYPE=s3 RCLONE_CONFIG_CELLS_PROVIDER=Other RCLONE_CONFIG_CELLS_REGION=us-east-1
 export RCLONE_CONFIG_CELLS_ACCESS_KEY_ID="$CELLS_TOKEN" RCLONE_CONFIG_CELLS_SECRET_ACCESS_KEY=gatewaysecret
 export RCLONE_CONFIG_CELLS_ENDPOINT="http://127.0.0.1:$CELLS_PORT" RCLONE_CONFIG_CELLS_FORCE_PATH_STYLE=true
@@ -98,7 +97,17 @@ export RCLONE_CONFIG_S3SFS_ENDPOINT="http://127.0.0.1:$S3S_PORT" RCLONE_CONFIG_S
 unset AWS_CA_BUNDLE # rclone's SDK refuses its own transport with one (plain HTTP here)
 RCLONE=(rclone --config /dev/null --s3-no-check-bucket --s3-chunk-size 64M --s3-upload-concurrency 4
     --transfers 8 --checkers 8 --ignore-checksum --no-check-dest -q)
-base() { if [[ $1 == cells ]]; then echo "cells:io/personal-files/bench"; else echo "s3sfs:bench"; fi; }
+# Where round N puts KIND (big, small). On s3s-fs each is a bucket of its own: s3s-fs
+# answers rclone's first HEAD of a prefix that is a folder on its disk only after tens
+# of seconds, with a 500, which would be measured as its slowness.
+base() {
+    if [[ $1 == cells ]]; then
+        echo "cells:io/personal-files/bench/r$2-$3"
+    else
+        mkdir -p "$TMP/s3s-root/r$2-$3"
+        echo "s3sfs:r$2-$3"
+    fi
+}
 
 # ---------------------------------------------------------------- data
 log "writing the data: $BIG_MB MiB and $SMALL_N × 4 KiB"
@@ -119,14 +128,15 @@ timed() { local t0 t1; t0="$(seconds)"; "$@"; t1="$(seconds)"; python3 -c "print
 
 # One round on one server: four timings, in seconds, on one line.
 round() {
-    local server=$1 n=$2 b down t1 t2 t3 t4
-    b="$(base "$server")/r$n"
+    local server=$1 n=$2 big small down t1 t2 t3 t4
+    big="$(base "$server" "$n" big)"
+    small="$(base "$server" "$n" small)"
     down="$TMP/down-$server-$n"
-    t1="$(timed "${RCLONE[@]}" copy "$TMP/big" "$b/big")"
-    t2="$(timed "${RCLONE[@]}" copy "$b/big" "$down/big")"
+    t1="$(timed "${RCLONE[@]}" copy "$TMP/big" "$big")"
+    t2="$(timed "${RCLONE[@]}" copy "$big" "$down/big")"
     [[ "$(sha256sum <"$down/big/big.bin")" == "$BIG_SUM" ]] || die "$server: the big file came back different"
-    t3="$(timed "${RCLONE[@]}" copy "$TMP/small" "$b/small")"
-    t4="$(timed "${RCLONE[@]}" copy "$b/small" "$down/small")"
+    t3="$(timed "${RCLONE[@]}" copy "$TMP/small" "$small")"
+    t4="$(timed "${RCLONE[@]}" copy "$small" "$down/small")"
     [[ "$(cd "$down/small" && sha256sum -- * | sha256sum)" == "$SMALL_SUM" ]] || die "$server: the small files came back different"
     rm -rf -- "$down"
     echo "$t1 $t2 $t3 $t4"
