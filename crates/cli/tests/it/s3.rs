@@ -329,3 +329,24 @@ async fn the_requests_of_cells_sdk_replayed() {
     fx.alice.download("/personal-files/notes/today.txt").await.expect(404);
     assert_eq!(last_used_via(&fx, "s3").await, "s3");
 }
+
+/// Cells' SDK also signs with a login's access token (a JWT) as the access key; after
+/// logout it opens nothing.
+#[tokio::test]
+async fn a_login_access_token_is_an_access_key_too() {
+    let fx = S3Fixture::new().await;
+    fx.alice.upload("/personal-files/a.txt", "from a login").await.expect(201);
+    let grant = fx.server.login_grant("alice", "alice-password").await;
+    let access = grant["access_token"].as_str().unwrap();
+    let get = json!([{"op": "get_object", "params": {"Bucket": "io", "Key": "personal-files/a.txt"}}]);
+    let answer = &fx.boto3(access, "virtual", &get)[0];
+    assert_eq!(answer["result"]["Body"], "from a login", "{answer}");
+    let refresh = grant["refresh_token"].as_str().unwrap();
+    let logout = fx.server.client.post(fx.server.url("/oauth2/revoke")).form(&[("token", refresh)]).send().await;
+    assert_eq!(logout.unwrap().status(), 200);
+    crate::support::within_a_second("a login ended, over S3", || async {
+        let answer = &fx.boto3(access, "virtual", &get)[0];
+        answer["ok"] == false && answer["code"] == "InvalidAccessKeyId"
+    })
+    .await;
+}
