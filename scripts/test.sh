@@ -41,8 +41,8 @@ for tool in "${!package[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${package[$tool]}")
 done
 [ -x /usr/bin/chromium ] || missing+=(chromium)
-# The S3 tests (crates/cli/tests/it/s3*.rs): Debian's aws CLI (v2, whatever other `aws`
-# is on the PATH), and a Python for boto3's venv.
+# The S3 tests (crates/cli/tests/it/s3*.rs): Debian's aws CLI (v2, even when another
+# `aws` is on the PATH), and a Python for boto3's venv.
 [ -x /usr/bin/aws ] || missing+=(awscli)
 export CELLS_TEST_AWS=/usr/bin/aws
 command -v python3 >/dev/null 2>&1 || missing+=(python3)

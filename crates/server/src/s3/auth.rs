@@ -79,9 +79,9 @@ pub struct IoHost;
 
 impl S3Host for IoHost {
     fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<VirtualHost<'a>> {
-        Ok(match host.strip_prefix("io.") {
-            Some(domain) if !domain.is_empty() => VirtualHost::new(domain).with_bucket(super::BUCKET),
-            _ => VirtualHost::new(host),
+        Ok(match super::host_domain(host) {
+            Some(domain) => VirtualHost::new(domain).with_bucket(super::BUCKET),
+            None => VirtualHost::new(host),
         })
     }
 }

@@ -56,10 +56,8 @@ impl S3Route for CopyRoute {
 
 /// The key a copy writes: the path after `/io/`, or the whole path on an `io.…` host.
 fn destination(uri: &Uri, headers: &HeaderMap) -> S3Result<String> {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let virtual_host = host.strip_prefix("io.").is_some_and(|domain| !domain.is_empty());
     let path = uri.path();
-    let raw = if virtual_host { path.strip_prefix('/') } else { path.strip_prefix("/io/") };
+    let raw = if super::io_domain(headers).is_some() { path.strip_prefix('/') } else { path.strip_prefix("/io/") };
     let raw = raw
         .filter(|key| !key.is_empty())
         .ok_or_else(|| s3_error!(NoSuchBucket, "copy to bucket `io`, key {{workspace}}/{{path}}"))?;

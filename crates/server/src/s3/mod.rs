@@ -87,8 +87,18 @@ fn addressed_to_bucket(request: &Request) -> bool {
     if path == "/" || path == "/io" || path.starts_with("/io/") {
         return true;
     }
-    let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    host.starts_with("io.")
+    io_domain(request.headers()).is_some()
+}
+
+/// The domain of a virtual-host style request, `Host: io.{domain}`: the one rule of
+/// [`auth::IoHost`], the dispatch and the copy route.
+fn io_domain(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok())?;
+    host_domain(host)
+}
+
+fn host_domain(host: &str) -> Option<&str> {
+    host.strip_prefix("io.").filter(|domain| !domain.is_empty())
 }
 
 /// The middleware: S3 requests to the S3 side, the rest on to the router.
