@@ -80,6 +80,42 @@ pub struct Conditions<'a> {
     pub if_unmodified_since: Option<&'a str>,
 }
 
+/// The conditional headers of a request, kept to be evaluated later (in the
+/// transaction that commits an upload).
+#[derive(Clone, Default)]
+pub struct OwnedConditions {
+    if_match: Option<String>,
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+    if_unmodified_since: Option<String>,
+}
+
+impl Conditions<'_> {
+    /// A copy that outlives the request's headers.
+    #[must_use]
+    pub fn owned(&self) -> OwnedConditions {
+        let own = |value: Option<&str>| value.map(str::to_owned);
+        OwnedConditions {
+            if_match: own(self.if_match),
+            if_none_match: own(self.if_none_match),
+            if_modified_since: own(self.if_modified_since),
+            if_unmodified_since: own(self.if_unmodified_since),
+        }
+    }
+}
+
+impl OwnedConditions {
+    #[must_use]
+    pub fn borrowed(&self) -> Conditions<'_> {
+        Conditions {
+            if_match: self.if_match.as_deref(),
+            if_none_match: self.if_none_match.as_deref(),
+            if_modified_since: self.if_modified_since.as_deref(),
+            if_unmodified_since: self.if_unmodified_since.as_deref(),
+        }
+    }
+}
+
 /// The quoted entity tag of a node.
 #[must_use]
 pub fn quoted(etag: &str) -> String {

@@ -145,6 +145,23 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         Ok(value)
     }
 
+    /// Removes the entries of `keys` and starts a new generation (so that no load begun
+    /// before, which may have read them as they were, puts them back).
+    fn forget<'k>(&self, keys: impl IntoIterator<Item = &'k K>)
+    where
+        K: 'k,
+    {
+        if let Ok(mut inner) = self.inner.write() {
+            for key in keys {
+                if let Some(value) = inner.map.remove(key) {
+                    let weight = (self.weigh)(key, &value);
+                    inner.bytes = inner.bytes.saturating_sub(weight);
+                }
+            }
+            inner.number = inner.number.wrapping_add(1);
+        }
+    }
+
     fn clear(&self) {
         if let Ok(mut inner) = self.inner.write() {
             inner.map.clear();
@@ -283,6 +300,21 @@ impl Caches {
     pub(crate) fn tree_changed(&self) {
         self.nodes.clear();
         self.scope_nodes.clear();
+    }
+
+    /// After a batch of this process's uploads left the tree counter at `counter`: if
+    /// the counter was at `counter - 1` when last seen, that batch is the only change
+    /// since, and only the nodes at the `changed` paths are forgotten (an upload creates
+    /// or rewrites the file at its path and changes no other node, nor where any node
+    /// is); otherwise someone else wrote too, and the tree caches are cleared.
+    pub(crate) fn own_uploads(&self, counter: i64, changed: &[(WorkspaceId, String)]) {
+        use std::sync::atomic::Ordering;
+        let seen = self.tree_counter.compare_exchange(counter - 1, counter, Ordering::AcqRel, Ordering::Acquire);
+        if seen.is_ok() {
+            self.nodes.forget(changed);
+        } else {
+            self.tree_changed();
+        }
     }
 
     /// Clears everything after a write of this process that left the main counter at

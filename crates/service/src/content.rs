@@ -11,10 +11,11 @@
 
 use bytes::Bytes;
 use cells_core::{NodeKind, TreePath};
-use cells_store::{BlobReader, BlobWriter, NewNode, NodeRecord};
+use cells_store::{BlobReader, BlobWriter, NodeRecord};
 use futures_util::{Stream, StreamExt};
 
 use crate::access::Entered;
+use crate::commits::FileToPut;
 use crate::tree::NodeView;
 use crate::{Cells, Principal, Result, ServiceError};
 
@@ -175,13 +176,14 @@ impl Cells {
     }
 
     /// Completes an upload: syncs the blob, then points the node to it in one
-    /// transaction (creating the file, or replacing its content and keeping its UUID).
-    /// Returns the node and whether it was created.
+    /// transaction (creating the file, or replacing its content and keeping its UUID),
+    /// shared with the uploads that finish at the same time (`commits`). Returns the
+    /// node and whether it was created.
     ///
     /// # Errors
     /// As [`Cells::commit_upload_if`].
     pub async fn commit_upload(&self, upload: Upload) -> Result<(NodeView, bool)> {
-        self.commit_upload_if(upload, &|_| true).await
+        self.commit_upload_if(upload, |_| true).await
     }
 
     /// As [`Cells::commit_upload`], if `condition` holds on the file at the path at the
@@ -194,28 +196,29 @@ impl Cells {
     pub async fn commit_upload_if(
         &self,
         upload: Upload,
-        condition: &(dyn Fn(Option<&NodeRecord>) -> bool + Sync),
+        condition: impl Fn(Option<&NodeRecord>) -> bool + Send + Sync + 'static,
     ) -> Result<(NodeView, bool)> {
         let Upload { principal, entered, parent, path, writer, .. } = upload;
         self.check_current(&principal).await?;
         let (blob, size) = writer.finish().await?;
-        let new = NewNode {
+        let file = FileToPut {
             workspace: entered.workspace.id,
             parent: parent.id,
-            path: path.inner(),
-            name: path.name(),
-            kind: NodeKind::Leaf,
+            path: path.inner().to_owned(),
+            name: path.name().to_owned(),
             size: i64::try_from(size).map_err(|_| ServiceError::BadRequest("file too large".into()))?,
-            blob: Some(blob),
+            blob,
         };
-        let put = self.store().put_file_if(&new, cells_core::now(), condition).await;
-        self.tree_changed();
-        let (node, created) = match put {
+        let (node, created) = match self.put_with_batch(file, Box::new(condition)).await {
             Ok(done) => done,
             Err(err) => {
-                // Nothing refers to the new blob, and nothing else knows it: it goes now.
-                self.blobs().delete(vec![blob]).await?;
-                return Err(err.into());
+                // Refused: nothing refers to the new blob, and nothing else knows it, so
+                // it goes now. Otherwise the commit's fate may be unknown (the database
+                // went away at COMMIT): the collector removes the blob if no node took it.
+                if matches!(err, ServiceError::PreconditionFailed | ServiceError::Conflict(_)) {
+                    self.blobs().delete(vec![blob]).await?;
+                }
+                return Err(err);
             }
         };
         Ok((NodeView { path: TreePath::from_trusted(entered.slug(), &node.path), node }, created))

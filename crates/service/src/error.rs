@@ -5,7 +5,7 @@
 use cells_core::PathError;
 use cells_store::StoreError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The request itself is wrong (a bad path, a bad field).
     #[error("{0}")]

@@ -21,6 +21,7 @@ pub mod access;
 pub mod auth;
 mod caches;
 mod collector;
+mod commits;
 pub mod content;
 pub mod dav;
 mod error;
@@ -114,6 +115,7 @@ struct Inner {
     limiter: limiter::FailureLimiter,
     /// Whether PostgreSQL's change feed is up (then polling is only a safety net).
     listening: std::sync::atomic::AtomicBool,
+    commits: commits::Commits,
 }
 
 impl Cells {
@@ -139,7 +141,7 @@ impl Cells {
         let keys = auth::Keys::load(&store, &local, now).await?;
         let counter = store.change_counters().await?;
         Ok(Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|inner| Inner {
                 store,
                 blobs,
                 caches: caches::Caches::new(counter),
@@ -150,6 +152,7 @@ impl Cells {
                 activity: tokens::Activity::default(),
                 limiter: limiter::FailureLimiter::default(),
                 listening: std::sync::atomic::AtomicBool::new(false),
+                commits: commits::Commits::start(inner.clone()),
             }),
         })
     }

@@ -54,6 +54,13 @@ const CONSTRAINTS: &[(&str, &str)] = &[
 ];
 
 impl StoreError {
+    /// Whether the database refused a statement (rather than being out of reach): the
+    /// connection is sound, and a smaller transaction may succeed.
+    #[must_use]
+    pub fn is_refused_statement(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(_)))
+    }
+
     /// Maps a unique or foreign-key violation to its meaning; other errors pass through.
     pub(crate) fn from_write(err: sqlx::Error) -> Self {
         if let Some(db) = err.as_database_error() {

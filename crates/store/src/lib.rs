@@ -27,6 +27,7 @@ mod ssh_keys;
 mod subtrees;
 mod token_life;
 mod tokens;
+mod uploads;
 mod users;
 mod workspaces;
 
@@ -49,6 +50,7 @@ pub use ssh_keys::{KeyRecord, NewKey};
 pub use subtrees::Destination;
 pub use token_life::{ActivityKey, ActivityRow};
 pub use tokens::{NewToken, Secret, TokenRecord, TokenType};
+pub use uploads::{Condition, PutFile, PutFiles};
 pub use users::{NewUser, UserRecord, UserUpdate};
 pub use workspaces::{Grant, WorkspaceKind, WorkspaceRecord};
 
@@ -174,7 +176,10 @@ impl Store {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: a commit is on disk (the log synced) before it returns, so an answered
+            // write survives a power cut too, not only a crash of the process. Uploads
+            // share that sync: they commit in batches (`Store::put_files`).
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let memory = url.contains(":memory:");
@@ -205,7 +210,7 @@ impl Store {
                 Box::pin(async move {
                     use sqlx::Executor;
                     connection
-                        .execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL")
+                        .execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL")
                         .await?;
                     Ok(())
                 })

@@ -29,6 +29,7 @@ pub struct NodeRecord {
 }
 
 /// A node to insert under an existing parent.
+#[derive(Clone, Copy)]
 pub struct NewNode<'a> {
     pub workspace: WorkspaceId,
     pub parent: NodeId,
@@ -178,72 +179,5 @@ impl Store {
         crate::keys::bump_tree_counter(&mut tx).await?;
         tx.commit().await?;
         self.node_by_id(id).await?.ok_or(StoreError::Vanished)
-    }
-
-    /// Points the file at `node.path` to a new, complete blob: updates the existing file
-    /// (keeping its UUID) or creates it. Returns the node and whether it was created.
-    /// The blob it replaced goes to the collector (see `garbage`).
-    ///
-    /// # Errors
-    /// As [`Store::put_file_if`].
-    pub async fn put_file(&self, node: &NewNode<'_>, now: UnixTime) -> Result<(NodeRecord, bool)> {
-        self.put_file_if(node, now, &|_| true).await
-    }
-
-    /// As [`Store::put_file`], if `condition` holds on the file now at that path (`None`
-    /// when there is none), evaluated inside the write transaction: of two conditional
-    /// writes that race, the loser fails instead of overwriting the winner. The parent
-    /// is checked there too (a folder moved during an upload is not written at its old
-    /// path).
-    ///
-    /// # Errors
-    /// [`StoreError::PreconditionFailed`] when the condition does not hold;
-    /// [`StoreError::Conflict`] when a folder has that path; [`StoreError::Vanished`] when
-    /// the parent was deleted meanwhile; [`StoreError::Moved`] when it moved.
-    pub async fn put_file_if(
-        &self,
-        node: &NewNode<'_>,
-        now: UnixTime,
-        condition: &(dyn Fn(Option<&NodeRecord>) -> bool + Sync),
-    ) -> Result<(NodeRecord, bool)> {
-        let mut tx = self.begin_write().await?;
-        check_parent(&mut tx, node).await?;
-        let existing = sqlx::query(&format!("SELECT {COLUMNS} FROM nodes WHERE workspace = $1 AND path = $2"))
-            .bind(node.workspace.to_string())
-            .bind(node.path)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let existing = existing.as_ref().map(from_row).transpose()?;
-        if !condition(existing.as_ref()) {
-            return Err(StoreError::PreconditionFailed);
-        }
-        let (id, created) = match existing {
-            Some(old) if old.kind == NodeKind::Collection => {
-                return Err(StoreError::Conflict("a folder with this name"));
-            }
-            Some(old) => {
-                sqlx::query("UPDATE nodes SET size = $1, mtime = $2, etag = $3, blob = $4 WHERE uuid = $5")
-                    .bind(node.size)
-                    .bind(now)
-                    .bind(new_etag())
-                    .bind(node.blob.map(|b| b.to_string()))
-                    .bind(old.id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(blob) = old.blob {
-                    crate::garbage::drop_blob(&mut tx, blob, now).await?;
-                }
-                (old.id, false)
-            }
-            None => {
-                let id = NodeId::random();
-                insert(&mut tx, id, node, now).await?;
-                (id, true)
-            }
-        };
-        crate::keys::bump_tree_counter(&mut tx).await?;
-        tx.commit().await?;
-        let record = self.node_by_id(id).await?.ok_or(StoreError::Vanished)?;
-        Ok((record, created))
     }
 }

@@ -1,5 +1,7 @@
 //! Crash safety: a server killed (SIGKILL) in the middle of a large upload restarts on
-//! the same data with no trace of the partial file and a sound database.
+//! the same data with no trace of the partial file and a sound database; one killed
+//! while it answers many small uploads at once (committed in batches) keeps every file
+//! it answered.
 
 use std::path::Path;
 use std::process::Command;
@@ -89,6 +91,59 @@ async fn a_server_killed_mid_upload_leaves_no_partial_file() {
     server.anonymous().get("/healthz").await.expect(200);
 }
 
+/// Uploads of 4 KiB files, 16 at a time, until the server is killed (once half of
+/// `FILES` were answered): every file answered 201 is there after the restart, whole;
+/// every other one is either there, whole, or absent. Small uploads that finish together
+/// are committed in one transaction: this checks that none is answered before its
+/// batch is on disk.
+#[tokio::test]
+async fn a_server_killed_while_answering_a_burst_of_uploads_keeps_every_answered_file() {
+    const FILES: usize = 600;
+    const WORKERS: usize = 16;
+    let mut server = TestServer::start();
+    let admin = server.admin().await;
+    admin.mkdir("/personal-files/burst").await.expect(201);
+    let content = |i: usize| crate::support::random_bytes(4096, 1000 + i as u64);
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let (admin, answered) = (admin.clone(), answered.clone());
+        workers.push(tokio::spawn(async move {
+            for i in (worker..FILES).step_by(WORKERS) {
+                let put = admin.request(reqwest::Method::PUT, &format!("/io/personal-files/burst/f{i}.bin"));
+                match put.body(content(i)).send().await {
+                    Ok(reply) if reply.status() == 201 => answered.lock().unwrap().push(i),
+                    Ok(reply) => panic!("upload {i}: {}", reply.status()),
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    let count = || answered.lock().unwrap().len();
+    eventually("half of the uploads are answered", Duration::from_secs(60), || async { count() >= FILES / 2 }).await;
+    server.kill9();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(answered.len() < FILES, "every upload was answered before the kill: nothing was tested");
+
+    server.restart();
+    let admin = server.admin().await;
+    for &i in &answered {
+        let got = admin.download(&format!("/personal-files/burst/f{i}.bin")).await.expect(200);
+        assert!(got.body == content(i), "answered file f{i}.bin lost its content");
+    }
+    let names = admin.names("/personal-files/burst").await;
+    assert!(names.len() >= answered.len(), "{} files listed, {} answered", names.len(), answered.len());
+    for name in &names {
+        let i: usize = name.trim_start_matches('f').trim_end_matches(".bin").parse().unwrap();
+        let got = admin.download(&format!("/personal-files/burst/{name}")).await.expect(200);
+        assert!(got.body == content(i), "{name}, committed but not answered, is not whole");
+    }
+    eprintln!("{} answered before the kill, {} there after it", answered.len(), names.len());
+}
+
 #[tokio::test]
 async fn a_client_that_hangs_up_mid_upload_leaves_nothing_behind() {
     use std::io::Write;
@@ -167,4 +222,22 @@ async fn a_full_disk_refuses_the_upload_with_507_and_keeps_what_was_there() {
     // Once there is room again, uploads work.
     admin.delete(&format!("/a/tree{}", enc("/personal-files/kept #1.bin"))).await.expect(204);
     admin.upload("/personal-files/after.bin", crate::support::random_bytes(MIB, 12)).await.expect(201);
+
+    // Small files are written once, under their final name: the one that finds the disk
+    // full gets a 507 too, and leaves no file behind.
+    let mut stored = 0;
+    let refused = loop {
+        let small = crate::support::random_bytes(200 * 1024, 20 + stored as u64);
+        let reply = admin.upload(&format!("/personal-files/small {stored}.bin"), small).await;
+        if reply.status != 201 {
+            break reply;
+        }
+        stored += 1;
+        assert!(stored < 20, "a 2 MiB disk took {stored} files of 200 KiB");
+    };
+    assert_eq!(refused.status, 507, "{}", refused.text());
+    admin.stat(&format!("/personal-files/small {stored}.bin")).await.expect(404);
+    // The blobs: the deleted file's (until the collector's grace ends), after.bin's,
+    // and each stored small file's; none of the refused one.
+    assert_eq!(files_under(&blob_dir.join("blobs")), stored + 2);
 }

@@ -176,11 +176,13 @@ pub(crate) async fn receive_file(
     }
     // The conditions again, on the file as it is when the upload commits, inside the
     // commit's transaction: of two racing `If-None-Match: *` uploads, one gets 412.
-    let holds = |current: Option<&cells_service::NodeRecord>| {
+    let kept = conditions.owned();
+    let holds = move |current: Option<&cells_service::NodeRecord>| {
+        let conditions = kept.borrowed();
         let (etag, mtime) = (current.map(|n| n.etag.as_str()), current.map(|n| n.mtime));
         evaluate(&conditions, etag, mtime, false) == Precondition::Proceed
     };
-    Ok(state.cells.commit_upload_if(upload, &holds).await?)
+    Ok(state.cells.commit_upload_if(upload, holds).await?)
 }
 
 /// The length a client announced in `X-Expected-Entity-Length` (macOS Finder, with a

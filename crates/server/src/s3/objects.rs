@@ -342,11 +342,13 @@ pub async fn put_object(cells: &Cells, req: S3Request<PutObjectInput>) -> S3Resu
         }
     }
     digests.check(req.trailing_headers.as_ref())?;
-    let holds = |current: Option<&NodeRecord>| {
+    let kept = conditions.owned();
+    let holds = move |current: Option<&NodeRecord>| {
+        let conditions = kept.borrowed();
         let tag = current.map(etag);
         evaluate(&conditions, tag.as_deref(), current.map(|n| n.mtime), false) == Precondition::Proceed
     };
-    let (view, _) = cells.commit_upload_if(upload, &holds).await.map_err(error::key)?;
+    let (view, _) = cells.commit_upload_if(upload, holds).await.map_err(error::key)?;
     Ok(S3Response::new(PutObjectOutput { e_tag: Some(ETag::Strong(etag(&view.node))), ..Default::default() }))
 }
 

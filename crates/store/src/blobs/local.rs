@@ -1,5 +1,10 @@
-//! Blobs in a local folder: `blobs/ab/ab12…`, written to `tmp/` first and renamed into
-//! place once synced. A small read is done on the calling thread, a few pages from the
+//! Blobs in a local folder: `blobs/ab/ab12…`. A blob that fits in one buffer
+//! ([`CHUNK`]) is written once, under its final name, and synced: a fresh name no node
+//! points to yet, so it is invisible until the commit that refers to it, and collected
+//! (as every unreferenced blob) if that commit never comes. A larger one is written to
+//! `tmp/` first and renamed into place once synced. The folder entries of a batch of
+//! new blobs are synced together before that batch is committed ([`Local::make_durable`]).
+//! A small read is done on the calling thread, a few pages from the
 //! page cache being cheaper than a hop to the blocking pool; a read up to [`CHUNK`]
 //! costs one hop (open, position, read and close together); a larger one streams
 //! [`CHUNK`]-sized positional reads, one hop each, one read ahead of the one being sent.
@@ -28,7 +33,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
 
 impl Local {
     pub(super) fn open(root: &Path) -> io::Result<Self> {
-        private_dir(&root.join("blobs"))?;
+        // Every shard folder exists from the start: a small blob's write is then one
+        // `open`, `write` and `fdatasync`, with no `mkdir` before it.
+        for shard in 0..=255u8 {
+            private_dir(&root.join("blobs").join(format!("{shard:02x}")))?;
+        }
         private_dir(&root.join("tmp"))?;
         Ok(Self { root: Arc::new(root.to_owned()) })
     }
@@ -45,18 +54,34 @@ impl Local {
         self.root.join("tmp").join(format!("{blob}.part"))
     }
 
-    pub(super) async fn writer(&self, blob: BlobId) -> io::Result<LocalWriter> {
-        let tmp = self.tmp_path(blob);
-        let dest = self.blob_path(blob);
-        let file = blocking({
-            let tmp = tmp.clone();
-            move || {
-                use std::os::unix::fs::OpenOptionsExt;
-                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(tmp)
+    /// Starts a blob: nothing touches the disk until it outgrows one buffer.
+    pub(super) fn writer(&self, blob: BlobId) -> LocalWriter {
+        LocalWriter {
+            tmp: self.tmp_path(blob),
+            dest: self.blob_path(blob),
+            file: None,
+            buffer: BytesMut::new(),
+            state: State::Buffered,
+        }
+    }
+
+    /// Syncs the folder entries of new blobs (each shard folder once), so that a commit
+    /// made after this finds them after a crash.
+    pub(super) async fn make_durable(&self, blobs: &[BlobId]) -> io::Result<()> {
+        let mut dirs: Vec<PathBuf> =
+            blobs.iter().filter_map(|blob| self.blob_path(*blob).parent().map(Path::to_owned)).collect();
+        dirs.sort_unstable();
+        dirs.dedup();
+        if dirs.is_empty() {
+            return Ok(());
+        }
+        blocking(move || {
+            for dir in dirs {
+                File::open(dir)?.sync_all()?;
             }
+            Ok(())
         })
-        .await?;
-        Ok(LocalWriter { tmp, dest, file: Some(file), buffer: BytesMut::with_capacity(CHUNK), done: false })
+        .await
     }
 
     pub(super) async fn read(&self, blob: BlobId, offset: u64, len: u64) -> io::Result<BlobReader> {
@@ -238,19 +263,33 @@ fn private_dir(dir: &Path) -> io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
-/// A blob being written to a temporary file. Dropped before [`LocalWriter::finish`],
-/// it removes its temporary file.
+/// Where a [`LocalWriter`] stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// All of it is in the buffer; nothing is on disk.
+    Buffered,
+    /// It outgrew the buffer: the rest goes to its temporary file.
+    Spilled,
+    /// Synced under its final name.
+    Done,
+}
+
+/// A blob being written. Dropped before [`LocalWriter::finish`], it removes what it put
+/// on disk (a small blob never put anything there).
 pub(super) struct LocalWriter {
     tmp: PathBuf,
     dest: PathBuf,
     file: Option<File>,
     buffer: BytesMut,
-    done: bool,
+    state: State,
 }
 
 impl LocalWriter {
     /// Appends a chunk; writes through once [`CHUNK`] bytes are buffered.
     pub(super) async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        if self.buffer.is_empty() && self.buffer.capacity() < chunk.len().min(CHUNK) {
+            self.buffer.reserve(chunk.len().min(CHUNK));
+        }
         self.buffer.extend_from_slice(chunk);
         if self.buffer.len() >= CHUNK {
             self.flush().await?;
@@ -258,15 +297,22 @@ impl LocalWriter {
         Ok(())
     }
 
+    /// Writes the buffer to the temporary file, creating it the first time.
     async fn flush(&mut self) -> io::Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
         }
         let data = self.buffer.split().freeze();
-        let file = self.file.take().ok_or_else(|| io::Error::other("blob writer already failed"))?;
+        let file = self.file.take();
+        let tmp = (file.is_none()).then(|| self.tmp.clone());
+        self.state = State::Spilled;
         let file = blocking(move || {
             use std::io::Write;
-            let mut file = file;
+            let mut file = match (file, tmp) {
+                (Some(file), _) => file,
+                (None, Some(tmp)) => create_new(&tmp)?,
+                (None, None) => return Err(io::Error::other("blob writer already failed")),
+            };
             file.write_all(&data)?;
             Ok(file)
         })
@@ -275,8 +321,22 @@ impl LocalWriter {
         Ok(())
     }
 
-    /// Writes what is buffered, syncs, and moves the blob into place.
+    /// Writes what is buffered, syncs, and puts the blob under its final name. The
+    /// folder entry is synced by [`Local::make_durable`].
     pub(super) async fn finish(mut self) -> io::Result<()> {
+        if self.state == State::Buffered {
+            let (data, dest) = (self.buffer.split().freeze(), self.dest.clone());
+            match blocking(move || write_synced(&dest, &data)).await {
+                Ok(()) => {
+                    self.state = State::Done;
+                    return Ok(());
+                }
+                // A blob of this name exists (an import run again): write it aside and
+                // rename it over, as a large one.
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(err),
+            }
+        }
         self.flush().await?;
         let file = self.file.take().ok_or_else(|| io::Error::other("blob writer already failed"))?;
         let (tmp, dest) = (self.tmp.clone(), self.dest.clone());
@@ -286,14 +346,42 @@ impl LocalWriter {
             publish(&tmp, &dest)
         })
         .await?;
-        self.done = true;
+        self.state = State::Done;
         Ok(())
     }
 }
 
+/// Creates a file that must not exist yet, readable by this user only.
+fn create_new(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+}
+
+/// Writes a whole small blob under its final name and syncs it; on failure (a full
+/// disk) nothing stays behind.
+fn write_synced(dest: &Path, data: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = match create_new(dest) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            // Its shard folder was removed by hand: make it again.
+            if let Some(dir) = dest.parent() {
+                private_dir(dir)?;
+            }
+            create_new(dest)?
+        }
+        other => other?,
+    };
+    let written = file.write_all(data).and_then(|()| file.sync_data());
+    if written.is_err() {
+        drop(file);
+        let _ = std::fs::remove_file(dest);
+    }
+    written
+}
+
 impl Drop for LocalWriter {
     fn drop(&mut self) {
-        if !self.done {
+        if self.state == State::Spilled {
             // Best effort: a leftover is swept at the next start.
             let _ = std::fs::remove_file(&self.tmp);
         }

@@ -1,8 +1,9 @@
 //! The blob store: file content, one immutable blob per upload, in a local folder
 //! ([`local`]) or an S3-compatible bucket ([`s3`], through OpenDAL).
 //!
-//! A blob becomes visible only once complete: on disk it is written to `tmp/` and
-//! renamed into `blobs/` once synced; in a bucket it is one PUT, or a multipart upload
+//! A blob becomes visible only once complete and referred to by a node: on disk a
+//! small one is written under its fresh final name and synced, a larger one is written
+//! to `tmp/` and renamed into `blobs/` once synced; in a bucket it is one PUT, or a multipart upload
 //! that S3 shows only once completed. A crash mid-upload leaves no visible partial
 //! file: at most a stray temporary file (swept at start) or the parts of an unfinished
 //! multipart upload (aborted when the writer is dropped; see `docs/deploy.md` for the
@@ -154,10 +155,24 @@ impl Blobs {
 
     async fn writer_for(&self, blob: BlobId) -> io::Result<BlobWriter> {
         let inner = match &self.backend {
-            Backend::Local(local) => Writer::Local(local.writer(blob).await?),
+            Backend::Local(local) => Writer::Local(local.writer(blob)),
             Backend::S3(bucket) => Writer::S3(bucket.writer(blob).await?),
         };
         Ok(BlobWriter { blob, inner, written: 0 })
+    }
+
+    /// Makes sure blobs just finished ([`BlobWriter::finish`]) are found after a crash:
+    /// in a folder, syncs the folder entries that name them, each folder once for the
+    /// whole batch; a bucket kept each object once it answered its upload. Called before
+    /// the commit that makes them visible.
+    ///
+    /// # Errors
+    /// When a folder cannot be synced.
+    pub async fn make_durable(&self, blobs: &[BlobId]) -> io::Result<()> {
+        match &self.backend {
+            Backend::Local(local) => local.make_durable(blobs).await,
+            Backend::S3(_) => Ok(()),
+        }
     }
 
     /// Copies a blob of `size` bytes from another store, under the same id (moving an

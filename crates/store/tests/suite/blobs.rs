@@ -104,11 +104,16 @@ pub async fn blobs_dropped_writer_leaves_nothing(blobs: &Blobs, root: &std::path
 
 pub async fn local_blob_files_are_private(blobs: &Blobs, root: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
-    write_blob(blobs, b"private", 3).await;
-    let shard = std::fs::read_dir(root.join("blobs")).expect("shards").next().expect("a shard").expect("entry");
-    assert_eq!(shard.metadata().expect("meta").permissions().mode() & 0o777, 0o700, "blob folders are private");
-    let file = std::fs::read_dir(shard.path()).expect("blobs").next().expect("a blob").expect("entry");
-    assert_eq!(file.metadata().expect("meta").permissions().mode() & 0o777, 0o600, "blob files are private");
+    let mode = |path: &std::path::Path| std::fs::metadata(path).expect("meta").permissions().mode() & 0o777;
+    let shards: Vec<_> = std::fs::read_dir(root.join("blobs")).expect("shards").map(|e| e.expect("entry").path()).collect();
+    assert_eq!(shards.len(), 256, "every shard folder is made at the start");
+    assert!(shards.iter().all(|shard| mode(shard) == 0o700), "blob folders are private");
+    // A small blob (written once, under its final name) and a large one (renamed there).
+    for (content, piece) in [(pattern(7), 3), (pattern(300 * 1024), 64 * 1024)] {
+        let id = write_blob(blobs, &content, piece).await;
+        let file = root.join("blobs").join(&id.to_string()[..2]).join(id.to_string());
+        assert_eq!(mode(&file), 0o600, "blob files are private");
+    }
 }
 
 pub async fn blobs_delete_and_age(blobs: &Blobs, _: &std::path::Path) {
@@ -129,8 +134,14 @@ pub async fn blobs_delete_and_age(blobs: &Blobs, _: &std::path::Path) {
 
 pub async fn blobs_sweep_temporary(blobs: &Blobs, root: &std::path::Path) {
     let kept = write_blob(blobs, b"kept", 2).await;
+    // A small upload that stalls has put nothing on disk; a large one has its
+    // temporary file.
+    let mut small = blobs.writer().await.expect("writer");
+    small.write(b"half an upload").await.expect("write");
+    assert!(tmp_files(root).is_empty(), "a small upload writes nothing before it ends");
+    drop(small);
     let mut stalled = blobs.writer().await.expect("writer");
-    stalled.write(b"half an upload").await.expect("write");
+    stalled.write(&pattern(300 * 1024)).await.expect("write");
     assert_eq!(blobs.sweep_temporary(Duration::from_secs(3600)).await.expect("sweep"), 0, "recent uploads stay");
     assert_eq!(tmp_files(root).len(), 1);
     assert_eq!(blobs.sweep_temporary(Duration::ZERO).await.expect("sweep"), 1);

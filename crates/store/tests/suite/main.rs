@@ -204,6 +204,7 @@ store_suite!(
     nodes_create_and_look_up,
     list_children_orders_and_pages,
     put_file_creates_then_replaces,
+    put_files_commits_a_batch_file_by_file,
     move_folder_keeps_uuids_and_rewrites_paths,
     move_across_workspaces,
     move_onto_taken_name_is_a_conflict,

@@ -190,3 +190,59 @@ pub async fn put_file_creates_then_replaces(store: &Store) {
         store.put_file_if(&third, NOW + 6, &|current| current.is_some_and(|n| n.etag == etag)).await.expect("if-match");
     assert_eq!(third_node.blob, third.blob);
 }
+
+/// A batch of uploads in one transaction: each file is checked on its own (a refused
+/// one writes nothing and the others go on), two at one path apply in order, and the
+/// tree counter moves once for the batch.
+pub async fn put_files_commits_a_batch_file_by_file(store: &Store) {
+    use cells_store::PutFile;
+    let ws = store.create_workspace("batch", "Batch", NOW).await.expect("create");
+    let root = root_record(store, ws.id).await;
+    let dir = folder(store, &root, "photos").await;
+    let (_, tree_before) = store.change_counters().await.expect("counters");
+    let leaf = |path: &'static str, parent: NodeId, blob: BlobId| NewNode {
+        workspace: ws.id,
+        parent,
+        path,
+        name: path.rsplit('/').next().unwrap_or(path),
+        kind: NodeKind::Leaf,
+        size: 4096,
+        blob: Some(blob),
+    };
+    let blobs: Vec<BlobId> = (0..6).map(|_| BlobId::random()).collect();
+    let any = |_: Option<&cells_store::NodeRecord>| true;
+    let absent_only = |current: Option<&cells_store::NodeRecord>| current.is_none();
+    let files = [
+        PutFile { node: leaf("photos/a.jpg", dir.id, blobs[0]), condition: &any },
+        PutFile { node: leaf("photos/b.jpg", dir.id, blobs[1]), condition: &any },
+        // The same path again: applies after the first, which it replaces.
+        PutFile { node: leaf("photos/a.jpg", dir.id, blobs[2]), condition: &any },
+        // If-None-Match: * on a path the batch already filled.
+        PutFile { node: leaf("photos/b.jpg", dir.id, blobs[3]), condition: &absent_only },
+        // A parent that does not exist, and a file over a folder.
+        PutFile { node: leaf("gone/c.jpg", NodeId::random(), blobs[4]), condition: &any },
+        PutFile { node: leaf("photos", root.id, blobs[5]), condition: &any },
+    ];
+    let done = store.put_files(&files, NOW).await.expect("batch");
+    let outcomes: Vec<_> = done.outcomes.iter().map(|o| o.as_ref().map(|(n, created)| (n.blob, *created))).collect();
+    assert!(matches!(outcomes[0], Ok((Some(b), true)) if b == blobs[0]), "{outcomes:?}");
+    assert!(matches!(outcomes[1], Ok((Some(b), true)) if b == blobs[1]), "{outcomes:?}");
+    assert!(matches!(outcomes[2], Ok((Some(b), false)) if b == blobs[2]), "{outcomes:?}");
+    assert!(matches!(outcomes[3], Err(StoreError::PreconditionFailed)), "{outcomes:?}");
+    assert!(matches!(outcomes[4], Err(StoreError::Vanished)), "{outcomes:?}");
+    assert!(matches!(outcomes[5], Err(StoreError::Conflict(_))), "{outcomes:?}");
+    assert_eq!(done.tree_counter, tree_before + 1, "one bump for the batch");
+    assert_eq!(store.change_counters().await.expect("counters").1, done.tree_counter);
+
+    assert_eq!(node(store, ws.id, "photos/a.jpg").await.blob, Some(blobs[2]));
+    assert_eq!(node(store, ws.id, "photos/b.jpg").await.blob, Some(blobs[1]), "the refused one changed nothing");
+    assert_eq!(node(store, ws.id, "photos").await.kind, NodeKind::Collection);
+    let (children, total) = store.list_children(dir.id, 0, 10).await.expect("list");
+    assert_eq!((children.len(), total), (2, 2));
+    assert_eq!(store.collectable_blobs(NOW, 10).await.expect("garbage"), [blobs[0]], "the replaced blob");
+
+    // A batch of only refusals changes nothing, and does not move the counter.
+    let refused = store.put_files(&files[3..], NOW).await.expect("batch");
+    assert!(refused.outcomes.iter().all(Result::is_err));
+    assert_eq!(refused.tree_counter, done.tree_counter);
+}
