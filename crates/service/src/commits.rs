@@ -2,10 +2,10 @@
 //!
 //! An upload whose blob is complete and synced ([`cells_store::BlobWriter::finish`])
 //! queues its file here and waits for the answer. One task per process takes whatever is
-//! queued (at most [`MAX_BATCH`]), syncs the folder entries of all those blobs at once
-//! ([`cells_store::Blobs::make_durable`]), and puts every file in one transaction
+//! queued (at most [`MAX_BATCH`]) and puts every file in one transaction
 //! ([`cells_store::Store::put_files`]): one lock, one tree-counter bump, one commit (and
-//! so one sync of SQLite's log) for the batch. Nothing waits for company: a lone upload
+//! so one sync of SQLite's log) for the batch. The blobs' own syncs happened before, in
+//! each upload, at the same time for uploads that finish together. Nothing waits for company: a lone upload
 //! is committed as soon as it is queued, and while one batch commits the next gathers.
 //! So the work is shared exactly when uploads arrive faster than one commit takes.
 //!
@@ -87,26 +87,22 @@ impl Cells {
     }
 
     async fn commit_batch(&self, batch: Vec<Queued>) {
-        let blobs: Vec<BlobId> = batch.iter().map(|queued| queued.file.blob).collect();
-        let outcomes = match self.blobs().make_durable(&blobs).await {
-            Err(err) => vec![Err(ServiceError::from(err)); batch.len()],
-            Ok(()) => match self.put_batch(&batch).await {
-                Ok(outcomes) => outcomes,
-                // One file's statement may be what failed: each alone, so that the
-                // others still get in and every upload gets its own answer.
-                Err(err) if err.is_refused_statement() && batch.len() > 1 => {
-                    let mut outcomes = Vec::with_capacity(batch.len());
-                    for queued in &batch {
-                        outcomes.push(match self.put_batch(std::slice::from_ref(queued)).await {
-                            Ok(mut one) => one.pop().unwrap_or_else(|| Err(StoreError::Vanished.into())),
-                            Err(err) => Err(err.into()),
-                        });
-                    }
-                    outcomes
+        let outcomes = match self.put_batch(&batch).await {
+            Ok(outcomes) => outcomes,
+            // One file's statement may be what failed: each alone, so that the others
+            // still get in and every upload gets its own answer.
+            Err(err) if err.is_refused_statement() && batch.len() > 1 => {
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for queued in &batch {
+                    outcomes.push(match self.put_batch(std::slice::from_ref(queued)).await {
+                        Ok(mut one) => one.pop().unwrap_or_else(|| Err(StoreError::Vanished.into())),
+                        Err(err) => Err(err.into()),
+                    });
                 }
-                // The database is out of reach: the same answer for all.
-                Err(err) => vec![Err(ServiceError::from(err)); batch.len()],
-            },
+                outcomes
+            }
+            // The database is out of reach: the same answer for all.
+            Err(err) => vec![Err(ServiceError::from(err)); batch.len()],
         };
         for (queued, outcome) in batch.into_iter().zip(outcomes) {
             // An upload whose client went away is committed all the same: its answer

@@ -129,7 +129,6 @@ impl Cells {
         let PartUpload { principal, upload, number, writer, .. } = part;
         self.check_current(&principal).await?;
         let (blob, size) = writer.finish().await?;
-        self.blobs().make_durable(&[blob]).await?;
         let record = PartRecord {
             number,
             blob,

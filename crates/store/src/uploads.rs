@@ -98,14 +98,12 @@ impl Store {
 async fn put_one(tx: &mut Transaction<'_, Any>, file: &PutFile<'_>, now: UnixTime) -> Result<(NodeRecord, bool)> {
     let node = &file.node;
     // The parent (by its id) and the file now at the path, in one read.
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM nodes WHERE uuid = $1 OR (workspace = $2 AND path = $3)"
-    ))
-    .bind(node.parent.to_string())
-    .bind(node.workspace.to_string())
-    .bind(node.path)
-    .fetch_all(&mut **tx)
-    .await?;
+    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM nodes WHERE uuid = $1 OR (workspace = $2 AND path = $3)"))
+        .bind(node.parent.to_string())
+        .bind(node.workspace.to_string())
+        .bind(node.path)
+        .fetch_all(&mut **tx)
+        .await?;
     let mut parent = None;
     let mut existing = None;
     for row in &rows {

@@ -2,8 +2,11 @@
 //! ([`CHUNK`]) is written once, under its final name, and synced: a fresh name no node
 //! points to yet, so it is invisible until the commit that refers to it, and collected
 //! (as every unreferenced blob) if that commit never comes. A larger one is written to
-//! `tmp/` first and renamed into place once synced. The folder entries of a batch of
-//! new blobs are synced together before that batch is committed ([`Local::make_durable`]).
+//! `tmp/` first and renamed into place once synced. Either way its folder is synced
+//! too, so that its name survives a crash: [`LocalWriter::finish`] returns once the
+//! blob is on disk, whole, under its final name. Uploads that finish together sync at
+//! the same time, on threads of the blocking pool, and the file system's journal
+//! commits their syncs together.
 //! A small read is done on the calling thread, a few pages from the
 //! page cache being cheaper than a hop to the blocking pool; a read up to [`CHUNK`]
 //! costs one hop (open, position, read and close together); a larger one streams
@@ -63,25 +66,6 @@ impl Local {
             buffer: BytesMut::new(),
             state: State::Buffered,
         }
-    }
-
-    /// Syncs the folder entries of new blobs (each shard folder once), so that a commit
-    /// made after this finds them after a crash.
-    pub(super) async fn make_durable(&self, blobs: &[BlobId]) -> io::Result<()> {
-        let mut dirs: Vec<PathBuf> =
-            blobs.iter().filter_map(|blob| self.blob_path(*blob).parent().map(Path::to_owned)).collect();
-        dirs.sort_unstable();
-        dirs.dedup();
-        if dirs.is_empty() {
-            return Ok(());
-        }
-        blocking(move || {
-            for dir in dirs {
-                File::open(dir)?.sync_all()?;
-            }
-            Ok(())
-        })
-        .await
     }
 
     pub(super) async fn read(&self, blob: BlobId, offset: u64, len: u64) -> io::Result<BlobReader> {
@@ -254,7 +238,17 @@ fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
     if let Some(dir) = dest.parent() {
         private_dir(dir)?;
     }
-    std::fs::rename(tmp, dest)
+    std::fs::rename(tmp, dest)?;
+    sync_folder_of(dest)
+}
+
+/// Syncs the folder holding `path`, so that the name of a file just created or renamed
+/// there survives a crash.
+fn sync_folder_of(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(dir) => File::open(dir)?.sync_all(),
+        None => Ok(()),
+    }
 }
 
 /// Creates a folder (and its parents) readable by this user only (0700).
@@ -321,8 +315,8 @@ impl LocalWriter {
         Ok(())
     }
 
-    /// Writes what is buffered, syncs, and puts the blob under its final name. The
-    /// folder entry is synced by [`Local::make_durable`].
+    /// Writes what is buffered, syncs, and puts the blob under its final name, synced
+    /// too.
     pub(super) async fn finish(mut self) -> io::Result<()> {
         if self.state == State::Buffered {
             let (data, dest) = (self.buffer.split().freeze(), self.dest.clone());
@@ -357,8 +351,8 @@ fn create_new(path: &Path) -> io::Result<File> {
     std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
 }
 
-/// Writes a whole small blob under its final name and syncs it; on failure (a full
-/// disk) nothing stays behind.
+/// Writes a whole small blob under its final name and syncs it and its folder; on
+/// failure (a full disk) nothing stays behind.
 fn write_synced(dest: &Path, data: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut file = match create_new(dest) {
@@ -371,7 +365,7 @@ fn write_synced(dest: &Path, data: &[u8]) -> io::Result<()> {
         }
         other => other?,
     };
-    let written = file.write_all(data).and_then(|()| file.sync_data());
+    let written = file.write_all(data).and_then(|()| file.sync_data()).and_then(|()| sync_folder_of(dest));
     if written.is_err() {
         drop(file);
         let _ = std::fs::remove_file(dest);

@@ -161,20 +161,6 @@ impl Blobs {
         Ok(BlobWriter { blob, inner, written: 0 })
     }
 
-    /// Makes sure blobs just finished ([`BlobWriter::finish`]) are found after a crash:
-    /// in a folder, syncs the folder entries that name them, each folder once for the
-    /// whole batch; a bucket kept each object once it answered its upload. Called before
-    /// the commit that makes them visible.
-    ///
-    /// # Errors
-    /// When a folder cannot be synced.
-    pub async fn make_durable(&self, blobs: &[BlobId]) -> io::Result<()> {
-        match &self.backend {
-            Backend::Local(local) => local.make_durable(blobs).await,
-            Backend::S3(_) => Ok(()),
-        }
-    }
-
     /// Copies a blob of `size` bytes from another store, under the same id (moving an
     /// install from a folder to a bucket).
     ///
@@ -306,8 +292,8 @@ impl BlobWriter {
         }
     }
 
-    /// Writes what is buffered and makes the blob visible. Only then may a node point
-    /// to it.
+    /// Writes what is buffered and makes the blob durable: synced, with its name, in a
+    /// folder; uploaded, in a bucket. Only then may a node point to it.
     ///
     /// # Errors
     /// When the write, sync, rename or upload fails.

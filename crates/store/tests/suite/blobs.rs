@@ -105,7 +105,8 @@ pub async fn blobs_dropped_writer_leaves_nothing(blobs: &Blobs, root: &std::path
 pub async fn local_blob_files_are_private(blobs: &Blobs, root: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     let mode = |path: &std::path::Path| std::fs::metadata(path).expect("meta").permissions().mode() & 0o777;
-    let shards: Vec<_> = std::fs::read_dir(root.join("blobs")).expect("shards").map(|e| e.expect("entry").path()).collect();
+    let shards: Vec<_> =
+        std::fs::read_dir(root.join("blobs")).expect("shards").map(|e| e.expect("entry").path()).collect();
     assert_eq!(shards.len(), 256, "every shard folder is made at the start");
     assert!(shards.iter().all(|shard| mode(shard) == 0o700), "blob folders are private");
     // A small blob (written once, under its final name) and a large one (renamed there).
